@@ -1,0 +1,14 @@
+"""Every formula the lessons use, as pure functions with units and sources.
+
+Lessons call these; they never retype a formula. Grouped by topic:
+``compute`` (FLOPs, MFU, roofline), ``memory`` (weights, ZeRO, KV cache),
+``communication`` (AllReduce, busbw, transfers), ``parallelism`` (pipeline
+bubble), ``reliability`` (checkpoint interval), ``cost`` (cloud prices) and
+``storage``/``network`` (throughput, fat trees).
+"""
+
+from .communication import *  # noqa: F401,F403
+from .compute import *  # noqa: F401,F403
+from .memory import *  # noqa: F401,F403
+from .parallelism import *  # noqa: F401,F403
+from .reliability import *  # noqa: F401,F403

@@ -1,0 +1,1 @@
+"""Instructor-side tools built on nbgrader: preprocessors, and (later) the cohort workflow."""

@@ -1,0 +1,47 @@
+"""nbgrader configuration of the AI Infrastructure Interview Prep course.
+
+The course directory is this folder: ``source/`` (instructor versions),
+``release/`` (student versions, generated and committed), ``submitted/``,
+``autograded/`` and ``feedback/`` (nbgrader's working folders, git-ignored).
+
+Environment overrides, for a shared server:
+- ``INFRAPREP_EXCHANGE``: the nbgrader exchange folder (default: a folder in the
+  user's home, so one person on a laptop needs no root).
+- ``INFRAPREP_DB``: the gradebook URL (default: ``sqlite:///gradebook.db`` here).
+- ``INFRAPREP_COURSE_ID``: the course id (default ``ai-infra-prep``).
+"""
+
+import os
+
+from infraprep.grading.preprocessors import StripHiddenTests
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import GetGrades
+
+c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.root = HERE
+c.CourseDirectory.course_id = os.environ.get("INFRAPREP_COURSE_ID", "ai-infra-prep")
+c.CourseDirectory.db_url = os.environ.get("INFRAPREP_DB", "sqlite:///" + os.path.join(HERE, "gradebook.db"))
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+
+c.Exchange.root = os.environ.get(
+    "INFRAPREP_EXCHANGE", os.path.join(os.path.expanduser("~"), ".local", "share", "infraprep", "exchange")
+)
+c.Exchange.path_includes_course = True
+
+# Student code: a runaway cell is stopped after this many seconds.
+c.ExecutePreprocessor.timeout = 60
+c.Execute.timeout = 60
+c.Execute.interrupt_on_timeout = True
+
+# Generated student versions: an unanswered cell says so clearly.
+c.ClearSolutions.code_stub = {
+    "python": "# YOUR ANSWER HERE\nraise NotImplementedError(\"Not answered yet: replace this line with your answer\")"
+}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+c.GenerateAssignment.create_assignment = True
+
+# Feedback never shows hidden tests, nor tracebacks that could quote them (jupyter/nbgrader#917).
+c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPreprocessor]
