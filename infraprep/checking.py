@@ -27,7 +27,7 @@ from typing import Any
 
 __all__ = [
     "AnswerError", "NotAnswered", "WrongForm", "WrongAnswer",
-    "is_choice", "is_choices", "is_number", "is_text", "is_list", "is_callable",
+    "is_choice", "is_choices", "is_number", "is_text", "is_list", "is_callable", "call",
     "choice", "choices", "number", "text", "same_items", "equal", "function_cases", "frame",
 ]
 
@@ -179,6 +179,17 @@ def is_list(question: str, value: Any, length: int | None = None, item: type | N
             ok = (type(entry) in (int, float) and type(entry) is not bool) if item is float else type(entry) is item
             if not ok:
                 raise WrongForm(question, f"every item should be {item.__name__}; found {type(entry).__name__}")
+
+
+def call(question: str, func: Any, *args: Any) -> Any:
+    """Visible helper: call the learner's function; "not written yet" if it raises NotImplementedError."""
+    is_callable(question, func)
+    try:
+        return func(*args)
+    except NotImplementedError:
+        raise NotAnswered(question, "your function is not written yet (it raises NotImplementedError)") from None
+    except Exception as exc:
+        raise WrongForm(question, f"your function raised {type(exc).__name__}: {exc}") from None
 
 
 def is_callable(question: str, value: Any) -> None:

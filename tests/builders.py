@@ -1,0 +1,147 @@
+"""Builders that make notebooks, submissions and course directories in code; every test uses these.
+
+A *submission* is made from the release notebook of an assignment: answer cells
+are filled from the source notebook (the instructor's solutions), left blank, or
+replaced by given code. Cells are matched by their nbgrader ``grade_id``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "source"
+RELEASE = ROOT / "release"
+NOTEBOOKS = ROOT / "notebooks"
+BIN = Path(sys.executable).parent
+
+
+def assignments() -> list[str]:
+    """Assignment ids that have a source notebook (``source/<id>/<id>.ipynb``)."""
+    return sorted(p.parent.name for p in SOURCE.glob("*/*.ipynb") if p.stem == p.parent.name)
+
+
+def lecture_notebooks() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(str(path), as_version=4)
+
+
+def source_nb(assignment: str) -> nbformat.NotebookNode:
+    return read(SOURCE / assignment / f"{assignment}.ipynb")
+
+
+def release_nb(assignment: str) -> nbformat.NotebookNode:
+    return read(RELEASE / assignment / f"{assignment}.ipynb")
+
+
+def meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def grade_id(cell) -> str | None:
+    return meta(cell).get("grade_id")
+
+
+def answer_ids(nb) -> list[str]:
+    """Autograded answer cells (solution, not graded by hand), in notebook order."""
+    return [grade_id(c) for c in nb.cells if meta(c).get("solution") and not meta(c).get("grade")]
+
+
+def test_cells(nb) -> dict[str, float]:
+    """Autograded test cells: grade id -> points."""
+    return {grade_id(c): float(meta(c)["points"]) for c in nb.cells
+            if meta(c).get("grade") and not meta(c).get("solution") and c.cell_type == "code"}
+
+
+def written_ids(nb) -> list[str]:
+    return [grade_id(c) for c in nb.cells if meta(c).get("grade") and meta(c).get("solution")]
+
+
+def submission(
+    assignment: str,
+    correct: Iterable[str] | str = (),
+    replace: Mapping[str, str] | None = None,
+) -> nbformat.NotebookNode:
+    """A student notebook from the release: answers in ``correct`` taken from the source
+    (``"all"`` for every answer, written ones included), answers in ``replace`` set to the given code,
+    everything else left as released (blank)."""
+    release, source = release_nb(assignment), source_nb(assignment)
+    solutions = {grade_id(c): c.source for c in source.cells if meta(c).get("solution")}
+    wanted = set(solutions) if correct == "all" else set(correct)
+    replace = dict(replace or {})
+    unknown = (wanted | set(replace)) - set(solutions)
+    if unknown:
+        raise KeyError(f"{assignment}: no answer cell(s) {sorted(unknown)}")
+    for cell in release.cells:
+        gid = grade_id(cell)
+        if gid in replace:
+            cell.source = replace[gid]
+        elif gid in wanted:
+            cell.source = solutions[gid]
+    return release
+
+
+def new_course(tmp: Path, assignments_to_copy: Iterable[str]) -> Path:
+    """A fresh nbgrader course directory under ``tmp`` with this course's config and the given sources."""
+    course = tmp / "course"
+    (course / "source").mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    for assignment in assignments_to_copy:
+        shutil.copytree(SOURCE / assignment, course / "source" / assignment)
+    return course
+
+
+def nbgrader_env(course: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # nbgrader shells out to `alembic`
+    env["INFRAPREP_DB"] = f"sqlite:///{course / 'gradebook.db'}"
+    env["INFRAPREP_EXCHANGE"] = str(course.parent / "exchange")
+    env.pop("JUPYTER_CONFIG_DIR", None)
+    return env
+
+
+def nbgrader(course: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` in ``course``; raise with its output if it fails."""
+    proc = subprocess.run([str(BIN / "nbgrader"), *args], cwd=course, env=nbgrader_env(course),
+                          capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def submit(course: Path, student: str, assignment: str, nb) -> Path:
+    """Place a notebook (or raw text/bytes) as ``submitted/<student>/<assignment>/<assignment>.ipynb``."""
+    folder = course / "submitted" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{assignment}.ipynb"
+    if isinstance(nb, (str, bytes)):
+        path.write_bytes(nb.encode() if isinstance(nb, str) else nb)
+    else:
+        nbformat.write(nb, str(path))
+    return path
+
+
+def scores(course: Path, assignment: str) -> dict[str, dict[str, float]]:
+    """student -> {grade_id: auto score} for autograded test cells, read from the course gradebook."""
+    from nbgrader.api import Gradebook
+
+    out: dict[str, dict[str, float]] = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for sub in gb.assignment_submissions(assignment):
+            cells = {}
+            for nb in sub.notebooks:
+                for grade in nb.grades:
+                    if grade.cell_type == "code":
+                        cells[grade.name] = grade.auto_score
+            out[sub.student_id] = cells
+    return out
