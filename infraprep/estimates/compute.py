@@ -60,3 +60,35 @@ def gemm_intensity(m: int, n: int, k: int, bytes_per_element: float = 2) -> floa
     m, n, k = count("m", m), count("n", n), count("k", k)
     moved = positive("bytes_per_element", bytes_per_element) * (m * k + k * n + m * n)
     return 2.0 * m * n * k / moved
+
+
+def gemm_flops(m: int, n: int, k: int) -> float:
+    """FLOPs of C[m,n] = A[m,k]·B[k,n]: 2·m·n·k (one multiply and one add per term)."""
+    return 2.0 * count("m", m) * count("n", n) * count("k", k)
+
+
+def elementwise_intensity(flops_per_element: float, bytes_per_element: float) -> float:
+    """Arithmetic intensity (FLOP/byte) of an elementwise or fused row operation.
+
+    ``bytes_per_element`` counts every byte read and written per output element:
+    a bf16 ``x + y`` reads 2 + 2 bytes and writes 2, so 1 FLOP / 6 bytes ≈ 0.17.
+    Source: Williams, Waterman and Patterson, "Roofline" (CACM 2009).
+    """
+    return positive("flops_per_element", flops_per_element) / positive("bytes_per_element", bytes_per_element)
+
+
+def bound_by(intensity_flop_per_byte: float, peak_flop_s: float, bandwidth_bytes_s: float) -> str:
+    """``"memory-bound"`` below the ridge point, ``"compute-bound"`` at or above it."""
+    ridge = ridge_point(peak_flop_s, bandwidth_bytes_s)
+    return "compute-bound" if positive("intensity_flop_per_byte", intensity_flop_per_byte) >= ridge else "memory-bound"
+
+
+def roofline_time_s(flops: float, bytes_moved: float, peak_flop_s: float, bandwidth_bytes_s: float) -> float:
+    """Lower bound on a kernel's run time: max(FLOPs ÷ peak, bytes ÷ bandwidth) (compute and traffic overlap).
+
+    Source: "How to Scale Your Model", chapter 1 (rooflines); Williams et al. (2009).
+    """
+    return max(
+        positive("flops", flops) / positive("peak_flop_s", peak_flop_s),
+        positive("bytes_moved", bytes_moved) / positive("bandwidth_bytes_s", bandwidth_bytes_s),
+    )

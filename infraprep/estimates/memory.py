@@ -5,6 +5,8 @@ Units: bytes.
 
 from __future__ import annotations
 
+import math
+
 from ._validate import count, positive
 
 #: Mixed-precision Adam: fp16/bf16 weights (2) + gradients (2) + fp32 master
@@ -50,3 +52,102 @@ def kv_cache_bytes_per_token(layers: int, kv_heads: int, head_dim: int, bytes_pe
 def kv_cache_bytes(layers: int, kv_heads: int, head_dim: int, tokens: int, batch: int = 1, bytes_per_value: float = 2) -> float:
     """Whole KV cache for ``batch`` sequences of ``tokens`` tokens each."""
     return kv_cache_bytes_per_token(layers, kv_heads, head_dim, bytes_per_value) * count("tokens", tokens) * count("batch", batch)
+
+
+def transformer_activation_bytes(
+    layers: int, seq_len: int, batch: int, hidden: int, heads: int, recompute: str = "none"
+) -> float:
+    """Activation memory of a transformer's layers during training (16-bit activations, one GPU).
+
+    ``recompute="none"``: s·b·h·(34 + 5·a·s/h) bytes a layer; ``"full"`` (activation
+    checkpointing of every layer): only each layer's input, 2·s·b·h bytes a layer.
+    s = sequence length, b = micro-batch, h = hidden size, a = attention heads.
+    Source: Korthikanti et al., "Reducing Activation Recomputation in Large
+    Transformer Models" (2022), §4.1, eq. (1) and §5.
+    """
+    n_layers, s, b = count("layers", layers), count("seq_len", seq_len), count("batch", batch)
+    h, a = count("hidden", hidden), count("heads", heads)
+    if recompute == "none":
+        per_layer = s * b * h * (34 + 5 * a * s / h)
+    elif recompute == "full":
+        per_layer = 2 * s * b * h
+    else:
+        raise ValueError(f"recompute must be 'none' or 'full', got {recompute!r}")
+    return float(n_layers * per_layer)
+
+
+def serving_memory(
+    params: float,
+    bytes_per_param: float,
+    layers: int,
+    kv_heads: int,
+    head_dim: int,
+    context_tokens: int,
+    batch: int = 1,
+    kv_bytes_per_value: float = 2,
+    overhead_fraction: float = 0.0,
+) -> dict[str, float]:
+    """Memory to serve a decoder-only model: weights + KV cache (+ an optional overhead share).
+
+    Returns bytes: ``weights``, ``kv_cache``, ``overhead`` and ``total``. ``overhead_fraction``
+    is your own allowance on top of weights + KV cache for activations, the CUDA
+    context and allocator fragmentation (0 by default: the formula has no
+    published constant for it). KV cache per token = 2 · layers · kv_heads · head_dim · bytes.
+    """
+    weights = weights_bytes(params, bytes_per_param)
+    kv = kv_cache_bytes(layers, kv_heads, head_dim, context_tokens, batch, kv_bytes_per_value)
+    share = _non_negative_fraction("overhead_fraction", overhead_fraction)
+    overhead = share * (weights + kv)
+    return {"weights": weights, "kv_cache": kv, "overhead": overhead, "total": weights + kv + overhead}
+
+
+def training_memory(
+    params: float, gpus: int = 1, zero_stage: int = 0, activation_bytes: float = 0.0
+) -> dict[str, float]:
+    """Per-GPU memory to train with mixed-precision Adam: model state (ZeRO stage 0–3) + activations.
+
+    Returns bytes: ``weights``, ``gradients``, ``optimizer`` (their sum is the
+    ZeRO model state per GPU), ``activations`` and ``total``. Source: ZeRO paper
+    (Rajbhandari et al., 2020), §3.1 and §5.
+    """
+    psi, n = positive("params", params), count("gpus", gpus)
+    split = {0: (1, 1, 1), 1: (1, 1, n), 2: (1, n, n), 3: (n, n, n)}
+    if zero_stage not in split:
+        raise ValueError(f"ZeRO stage must be 0, 1, 2 or 3, got {zero_stage!r}")
+    w_div, g_div, o_div = split[zero_stage]
+    parts = {
+        "weights": WEIGHT_BYTES * psi / w_div,
+        "gradients": GRADIENT_BYTES * psi / g_div,
+        "optimizer": OPTIMIZER_BYTES * psi / o_div,
+    }
+    if activation_bytes < 0:
+        raise ValueError(f"activation_bytes must be 0 or more, got {activation_bytes!r}")
+    parts["activations"] = float(activation_bytes)
+    parts["total"] = sum(parts.values())
+    return parts
+
+
+def fits(total_bytes: float, memory_gb: float, usable_fraction: float = 1.0) -> bool:
+    """Whether ``total_bytes`` fits in ``memory_gb`` (decimal GB) times ``usable_fraction``."""
+    share = _non_negative_fraction("usable_fraction", usable_fraction)
+    if share == 0:
+        raise ValueError("usable_fraction must be greater than 0")
+    return positive("total_bytes", total_bytes) <= positive("memory_gb", memory_gb) * 1e9 * share
+
+
+def gpus_needed(total_bytes: float, memory_gb: float, usable_fraction: float = 1.0) -> int:
+    """Smallest number of GPUs whose memory holds ``total_bytes`` if it splits evenly."""
+    share = _non_negative_fraction("usable_fraction", usable_fraction)
+    if share == 0:
+        raise ValueError("usable_fraction must be greater than 0")
+    per_gpu = positive("memory_gb", memory_gb) * 1e9 * share
+    return max(1, math.ceil(positive("total_bytes", total_bytes) / per_gpu - 1e-12))
+
+
+def _non_negative_fraction(name: str, value: float) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    number = float(value)
+    if not (0 <= number <= 1):
+        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+    return number
