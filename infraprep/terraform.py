@@ -1,0 +1,255 @@
+"""A tiny reader for the subset of Terraform's HCL that the course's artefacts use.
+
+Enough to answer "what does this file cost per hour?": blocks with labels
+(``resource "aws_instance" "trainer" { ... }``), attributes (``key = value``) whose
+values are strings, numbers, booleans, lists, maps or references (``var.gpu_nodes``),
+and the three comment styles (``#``, ``//``, ``/* */``). It does not evaluate
+expressions beyond ``var.NAME`` lookups of variable defaults; anything else is kept
+as text. For real work use ``terraform plan`` or ``terraform show -json``.
+
+Source for the language: HashiCorp, Terraform language documentation (resources,
+variables, the ``count`` meta-argument).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Block", "Reference", "parse", "variables", "resources", "instance_counts", "hourly_cost_usd"]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An unevaluated expression such as ``var.gpu_nodes`` or ``aws_placement_group.training.id``."""
+
+    text: str
+
+
+@dataclass
+class Block:
+    """A block: ``type`` (``resource``, ``variable``...), its labels, attributes and nested blocks."""
+
+    type: str
+    labels: list[str]
+    attributes: dict[str, Any] = field(default_factory=dict)
+    blocks: list["Block"] = field(default_factory=list)
+
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<comment>\#[^\n]*|//[^\n]*|/\*.*?\*/)
+  | (?P<heredoc><<-?(?P<tag>[A-Za-z_]+)\n.*?\n\s*(?P=tag)\b)
+  | (?P<string>"(?:[^"\\]|\\.)*")
+  | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z_*][A-Za-z0-9_\-]*|\[\d+\])*)
+  | (?P<punct>[{}\[\]=,:()])
+  | (?P<other>\S)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def _tokens(text: str) -> list[tuple[str, str, int]]:
+    out = []
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind == "tag":
+            kind = "heredoc"
+        if kind in ("ws", "comment"):
+            if kind == "ws" and "\n" in match.group():
+                out.append(("newline", "\n", match.start()))
+            elif kind == "comment" and match.group().startswith(("#", "//")):
+                out.append(("newline", "\n", match.end()))
+            continue
+        out.append((kind, match.group(), match.start()))
+    out.append(("eof", "", len(text)))
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.toks = _tokens(text)
+        self.i = 0
+
+    def error(self, message: str) -> ValueError:
+        pos = self.toks[self.i][2]
+        line = self.text.count("\n", 0, pos) + 1
+        return ValueError(f"line {line}: {message}")
+
+    def peek(self, skip_newlines: bool = True) -> tuple[str, str, int]:
+        while skip_newlines and self.toks[self.i][0] == "newline":
+            self.i += 1
+        return self.toks[self.i]
+
+    def take(self, kind: str | None = None, value: str | None = None) -> tuple[str, str, int]:
+        tok = self.peek()
+        if (kind and tok[0] != kind) or (value is not None and tok[1] != value):
+            raise self.error(f"expected {value or kind}, found {tok[1]!r}")
+        self.i += 1
+        return tok
+
+    def body(self, closing: str | None) -> tuple[dict[str, Any], list[Block]]:
+        attributes: dict[str, Any] = {}
+        blocks: list[Block] = []
+        while True:
+            tok = self.peek()
+            if tok[0] == "eof":
+                if closing:
+                    raise self.error("unexpected end of file: a block is not closed")
+                return attributes, blocks
+            if tok[0] == "punct" and tok[1] == closing:
+                self.i += 1
+                return attributes, blocks
+            name = self.take("ident")[1]
+            nxt = self.peek()
+            if nxt[1] == "=":
+                self.i += 1
+                attributes[name] = self.value()
+            else:
+                labels = []
+                while self.peek()[0] == "string":
+                    labels.append(_unquote(self.take("string")[1]))
+                self.take("punct", "{")
+                attrs, inner = self.body("}")
+                blocks.append(Block(name, labels, attrs, inner))
+
+    def value(self) -> Any:
+        tok = self.peek()
+        kind, text = tok[0], tok[1]
+        if kind == "string":
+            self.i += 1
+            return _unquote(text)
+        if kind == "heredoc":
+            self.i += 1
+            return text.split("\n", 1)[1].rsplit("\n", 1)[0]
+        if kind == "number":
+            self.i += 1
+            number = float(text)
+            return int(number) if number.is_integer() and not re.search(r"[.eE]", text) else number
+        if kind == "ident":
+            self.i += 1
+            if text in ("true", "false"):
+                return text == "true"
+            if text == "null":
+                return None
+            if self.peek(skip_newlines=False)[1] == "(":  # a function call: keep its text
+                start = tok[2]
+                depth = 0
+                while True:
+                    t = self.toks[self.i]
+                    if t[0] == "eof":
+                        raise self.error("unclosed function call")
+                    self.i += 1
+                    depth += t[1] == "("
+                    depth -= t[1] == ")"
+                    if depth == 0:
+                        return Reference(self.text[start : t[2] + 1])
+            return Reference(text)
+        if text == "[":
+            self.i += 1
+            items = []
+            while self.peek()[1] != "]":
+                items.append(self.value())
+                if self.peek()[1] == ",":
+                    self.i += 1
+            self.i += 1
+            return items
+        if text == "{":
+            self.i += 1
+            mapping = {}
+            while self.peek()[1] != "}":
+                key_tok = self.peek()
+                if key_tok[0] not in ("ident", "string"):
+                    raise self.error(f"expected a key, found {key_tok[1]!r}")
+                self.i += 1
+                key = _unquote(key_tok[1]) if key_tok[0] == "string" else key_tok[1]
+                sep = self.peek()
+                if sep[1] not in ("=", ":"):
+                    raise self.error(f"expected = after {key!r}")
+                self.i += 1
+                mapping[key] = self.value()
+                if self.peek()[1] == ",":
+                    self.i += 1
+            self.i += 1
+            return mapping
+        raise self.error(f"unexpected {text!r}")
+
+
+def _unquote(text: str) -> str:
+    return bytes(text[1:-1], "utf-8").decode("unicode_escape") if "\\" in text else text[1:-1]
+
+
+def parse(text: str) -> list[Block]:
+    """Parse HCL text into its top-level blocks (ValueError with a line number on bad input)."""
+    attributes, blocks = _Parser(text).body(None)
+    if attributes:
+        raise ValueError(f"top-level attributes are not valid Terraform: {', '.join(attributes)}")
+    return blocks
+
+
+def variables(text: str) -> dict[str, Any]:
+    """Defaults of the file's ``variable`` blocks: ``{name: default}`` (None when no default)."""
+    return {b.labels[0]: b.attributes.get("default") for b in parse(text) if b.type == "variable" and b.labels}
+
+
+def _resolve(value: Any, defaults: dict[str, Any], overrides: dict[str, Any]) -> Any:
+    if isinstance(value, Reference) and value.text.startswith("var."):
+        name = value.text[4:]
+        if name in overrides:
+            return overrides[name]
+        if name in defaults and defaults[name] is not None:
+            return defaults[name]
+        raise ValueError(f"variable {name!r} has no default and no value was given")
+    return value
+
+
+def resources(text: str, **overrides: Any) -> list[dict[str, Any]]:
+    """The ``resource`` blocks as ``{type, name, count, attributes}``, with ``var.X`` resolved.
+
+    ``count`` is the ``count`` meta-argument (1 when absent). Keyword arguments
+    override variable defaults, as ``terraform apply -var gpu_nodes=8`` would.
+    """
+    defaults = variables(text)
+    unknown = sorted(set(overrides) - set(defaults))
+    if unknown:
+        raise ValueError(f"no such variable: {', '.join(unknown)}")
+    out = []
+    for block in parse(text):
+        if block.type != "resource":
+            continue
+        if len(block.labels) != 2:
+            raise ValueError(f"a resource needs a type and a name, got labels {block.labels}")
+        attrs = {k: _resolve(v, defaults, overrides) for k, v in block.attributes.items()}
+        n = attrs.pop("count", 1)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"{block.labels[0]}.{block.labels[1]}: count must be a whole number ≥ 0, got {n!r}")
+        out.append({"type": block.labels[0], "name": block.labels[1], "count": n, "attributes": attrs})
+    return out
+
+
+def instance_counts(text: str, resource_type: str = "aws_instance", **overrides: Any) -> dict[str, int]:
+    """``{instance_type: number of instances}`` over the file's compute resources."""
+    counts: dict[str, int] = {}
+    for res in resources(text, **overrides):
+        if res["type"] != resource_type:
+            continue
+        kind = res["attributes"].get("instance_type")
+        if not isinstance(kind, str):
+            raise ValueError(f"{res['type']}.{res['name']} has no literal instance_type")
+        counts[kind] = counts.get(kind, 0) + res["count"]
+    return counts
+
+
+def hourly_cost_usd(text: str, prices: dict[str, float], resource_type: str = "aws_instance", **overrides: Any) -> float:
+    """USD per hour of the file's instances at ``prices`` (instance type → USD per hour).
+
+    Counts only compute instances: storage, buckets and data transfer are billed by
+    size or use, not by the hour of the file.
+    """
+    from .estimates.cost import fleet_hourly_cost_usd
+
+    return fleet_hourly_cost_usd(instance_counts(text, resource_type, **overrides), prices)

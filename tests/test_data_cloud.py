@@ -1,0 +1,178 @@
+"""Lesson 5 data: tables load, every figure is sourced and dated, facts match their sources,
+and the Terraform artefact is read correctly by infraprep.terraform."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from infraprep import estimates, tables, terraform
+from infraprep.widgets.quiz import PracticeQuiz
+
+LESSON = "05-cloud"
+FACT_TABLES = ["instances", "gpus", "purchase_options", "egress_tiers", "hidden_costs", "platforms", "published_runs"]
+
+
+def _keys(cell) -> list[str]:
+    return [k.strip() for k in str(cell).split(";") if k.strip()]
+
+
+def test_references_are_complete_and_dated():
+    refs = tables.references(LESSON)
+    assert list(refs.columns) == ["key", "title", "publisher", "url", "accessed"]
+    assert refs["key"].is_unique
+    assert refs["url"].str.startswith("http").all()
+    pd.to_datetime(refs["accessed"], format="%Y-%m-%d")  # raises if any date is malformed
+
+
+@pytest.mark.parametrize("name", FACT_TABLES)
+def test_every_source_is_a_reference_key(name):
+    keys = set(tables.references(LESSON)["key"])
+    frame = tables.load(LESSON, name)
+    for column in [c for c in frame.columns if c == "source" or c.endswith("_source")]:
+        for cell in frame[column].dropna():
+            for key in _keys(cell):
+                assert key in keys, f"{name}.{column}: {key!r} is not in references.csv"
+    assert frame["source"].notna().all(), f"{name} has a row without a source"
+
+
+def test_every_price_has_a_date_and_a_source():
+    inst = tables.load(LESSON, "instances")
+    priced = inst.dropna(subset=["on_demand_usd_per_hour"])
+    assert len(priced) >= 6
+    assert priced["price_date"].notna().all() and priced["price_source"].notna().all()
+    pd.to_datetime(priced["price_date"], format="%Y-%m-%d")
+    # rows without a verified price say so instead of carrying an invented number
+    unpriced = inst[inst["on_demand_usd_per_hour"].isna()]
+    assert unpriced["price_note"].str.contains("no on-demand price verified").all()
+    egress = tables.load(LESSON, "egress_tiers")
+    assert egress["price_date"].notna().all()
+
+
+def test_instance_table_covers_three_clouds_and_is_consistent():
+    inst = tables.load(LESSON, "instances")
+    assert set(inst["cloud"]) == {"aws", "gcp", "azure"}
+    assert inst["instance"].is_unique
+    gpus = tables.load(LESSON, "gpus").set_index("gpu_model")
+    assert set(inst["gpu_model"]) <= set(gpus.index)
+    # memory per GPU agrees with the GPU table; every instance here is an 8-GPU node
+    for row in inst.itertuples():
+        assert row.gpu_memory_gb == gpus.loc[row.gpu_model, "memory_gb"]
+        assert row.gpus == 8
+    assert ((inst["on_demand_usd_per_hour"].dropna() > 1) & (inst["on_demand_usd_per_hour"].dropna() < 200)).all()
+
+
+def test_instance_facts_against_sources():
+    inst = tables.load(LESSON, "instances").set_index("instance")
+    # AWS Capacity Blocks page lists p5.48xlarge with 192 vCPUs and 3,200 Gbit/s, p4d.24xlarge with 96 and 400
+    assert inst.loc["p5.48xlarge", ["vcpus", "network_gbps"]].tolist() == [192, 3200]
+    assert inst.loc["p4d.24xlarge", ["vcpus", "network_gbps"]].tolist() == [96, 400]
+    # SkyPilot's Azure catalog (Azure Retail Prices API), eastus pay-as-you-go
+    assert inst.loc["Standard_ND96isr_H100_v5", "on_demand_usd_per_hour"] == pytest.approx(98.32)
+    assert inst.loc["Standard_ND96asr_v4", "on_demand_usd_per_hour"] == pytest.approx(27.197)
+    # Cyclenerd's GCP pricing: a2-highgpu-1g is $3.673385/h in us-central1, so the 8-GPU machine is 8x
+    assert inst.loc["a2-highgpu-8g", "on_demand_usd_per_hour"] == pytest.approx(8 * 3.673385, abs=0.01)
+    assert inst.loc["a2-ultragpu-8g", "on_demand_usd_per_hour"] == pytest.approx(8 * 5.06879789, abs=0.01)
+
+
+def test_gpu_peaks_match_datasheets():
+    gpus = tables.load(LESSON, "gpus").set_index("gpu_model")["bf16_dense_tflops"]
+    assert gpus["A100 80GB"] == 312 and gpus["A100 40GB"] == 312
+    assert gpus["H100 80GB"] == 989 and gpus["H200 141GB"] == 989
+
+
+def test_interruption_notices():
+    opts = tables.load(LESSON, "purchase_options")
+    spot = opts[opts["interruptible"] == "yes"].set_index("cloud")["notice_s"]
+    assert spot.to_dict() == {"aws": 120, "gcp": 30, "azure": 30}
+    discounts = opts.dropna(subset=["discount_high"])
+    assert ((discounts["discount_high"] >= 0) & (discounts["discount_high"] < 1)).all()
+
+
+def test_gcp_commitment_discounts_follow_from_the_cited_monthly_prices():
+    """Cyclenerd's pricing.yml, a2-highgpu-1g us-central1: month 2681.57, 1-year 1689.37, 3-year 938.57."""
+    opts = tables.load(LESSON, "purchase_options").set_index(["cloud", "option"])
+    row = opts.loc[("gcp", "Committed use discounts")]
+    assert row["discount_low"] == pytest.approx(1 - 1689.37 / 2681.57, abs=0.01)
+    assert row["discount_high"] == pytest.approx(1 - 938.57 / 2681.57, abs=0.01)
+
+
+def test_egress_tiers_are_contiguous_and_usable():
+    egress = tables.load(LESSON, "egress_tiers")
+    assert (egress["from_gb"].iloc[1:].to_numpy() == egress["to_gb"].iloc[:-1].to_numpy()).all()
+    tiers = list(zip(egress["from_gb"], egress["to_gb"], egress["usd_per_gb"]))
+    assert estimates.tiered_cost_usd(10240, tiers) == pytest.approx((10240 - 100) * 0.09)
+
+
+def test_platforms_table_compares_managed_and_self_managed():
+    platforms = tables.load(LESSON, "platforms")
+    assert set(platforms["kind"]) == {"managed", "self-managed"}
+    assert platforms["option"].str.contains("SageMaker").any()
+    assert platforms["option"].str.contains("Vertex").any()
+    assert platforms["option"].str.contains("Azure Machine Learning").any()
+    assert platforms["option"].str.contains("Slurm").any() and platforms["option"].str.contains("Kubernetes").any()
+
+
+def test_practice_quiz_loads_with_at_least_six_questions():
+    quiz = PracticeQuiz.for_lesson(LESSON)
+    assert len(quiz.questions) >= 6
+    quiz.choose(0, quiz.questions[0].answer)
+    assert quiz.check(0) is True
+
+
+# --------------------------------------------------------------------------- Terraform artefact
+
+TF = tables.artefact(LESSON, "training-cluster.tf")
+
+
+def test_terraform_variables_and_resources():
+    assert terraform.variables(TF) == {"gpu_nodes": 4, "gpu_instance_type": "p4d.24xlarge"}
+    res = {(r["type"], r["name"]): r for r in terraform.resources(TF)}
+    assert ("aws_instance", "eval") not in res  # inside a /* */ comment
+    assert res[("aws_instance", "trainer")]["count"] == 4
+    assert res[("aws_instance", "trainer")]["attributes"]["instance_type"] == "p4d.24xlarge"
+    assert res[("aws_instance", "hot_spare")]["count"] == 1
+    assert res[("aws_s3_bucket", "checkpoints")]["count"] == 1
+    assert res[("aws_instance", "trainer")]["attributes"]["tags"]["Team"] == "pretraining"
+
+
+def test_terraform_hourly_cost():
+    inst = tables.load(LESSON, "instances")
+    prices = dict(zip(inst["instance"], inst["on_demand_usd_per_hour"]))
+    assert terraform.instance_counts(TF) == {"p4d.24xlarge": 5}
+    assert terraform.hourly_cost_usd(TF, prices) == pytest.approx(5 * 32.77)
+    assert terraform.hourly_cost_usd(TF, prices, gpu_nodes=8) == pytest.approx(9 * 32.77)
+    assert terraform.hourly_cost_usd(TF, prices, gpu_instance_type="p5.48xlarge") == pytest.approx(4 * 98.32 + 32.77)
+    with pytest.raises(ValueError, match="no hourly price"):
+        terraform.hourly_cost_usd(TF, {"p5.48xlarge": 98.32})
+    with pytest.raises(ValueError, match="no such variable"):
+        terraform.resources(TF, gpu_count=3)
+
+
+def test_terraform_reader_edge_cases():
+    text = '''
+    variable "n" {}
+    resource "aws_instance" "x" {
+      count = var.n   // needs a value
+      instance_type = "p5.48xlarge"
+      user_data = <<-EOT
+        #!/bin/bash
+        echo "{ not a block }"
+      EOT
+      cidrs = ["10.0.0.0/16", "10.1.0.0/16"]
+      zone = element(["a", "b"], 0)
+    }
+    '''
+    with pytest.raises(ValueError, match="no default"):
+        terraform.resources(text)
+    (res,) = terraform.resources(text, n=2)
+    assert res["count"] == 2
+    assert res["attributes"]["cidrs"] == ["10.0.0.0/16", "10.1.0.0/16"]
+    assert "echo" in res["attributes"]["user_data"]
+    assert isinstance(res["attributes"]["zone"], terraform.Reference)
+    with pytest.raises(ValueError, match="line"):
+        terraform.parse('resource "a" "b" {\n  x = \n}')
+    with pytest.raises(ValueError, match="not closed"):
+        terraform.parse('resource "a" "b" {\n  x = 1\n')
+    with pytest.raises(ValueError, match="count"):
+        terraform.resources('resource "aws_instance" "y" {\n count = -1\n instance_type = "a"\n}')
