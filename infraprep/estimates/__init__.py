@@ -9,6 +9,9 @@ bubble), ``reliability`` (checkpoint interval), ``cost`` (cloud prices) and
 
 from .communication import *  # noqa: F401,F403
 from .compute import *  # noqa: F401,F403
+from .cost import *  # noqa: F401,F403
 from .memory import *  # noqa: F401,F403
 from .parallelism import *  # noqa: F401,F403
 from .reliability import *  # noqa: F401,F403
+from .storage import *  # noqa: F401,F403
+from .network import *  # noqa: F401,F403
