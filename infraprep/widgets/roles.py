@@ -115,7 +115,8 @@ class PrepTracker(_Displayable):
     def __init__(self, plan: pd.DataFrame | None = None, path: Path | None = None):
         self.plan = plan if plan is not None else tables.load("01-roles", "prep_plan")
         self.path = Path(path) if path is not None else userdata.home() / "prep-plan.json"
-        self.done: dict[str, bool] = {k: bool(v) for k, v in userdata.load_json(self.path, {}).items()}
+        saved = userdata.read_json(self.path, default=dict, valid=lambda data: isinstance(data, dict))
+        self.done: dict[str, bool] = {str(k): bool(v) for k, v in saved.items()}
         self.boxes = {}
         sections = []
         for week, group in self.plan.groupby("week", sort=True):
@@ -139,7 +140,7 @@ class PrepTracker(_Displayable):
         self.done[task_id] = bool(done)
         if self.boxes[task_id].value != bool(done):
             self.boxes[task_id].value = bool(done)
-        userdata.save_json(self.path, self.done)
+        userdata.write_json(self.path, self.done)
         self._render()
 
     def progress(self) -> pd.DataFrame:
