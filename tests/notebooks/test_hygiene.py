@@ -92,3 +92,20 @@ def test_landing_notebook_links_every_lesson_that_exists():
             assert f"]({lesson.lesson_id}.ipynb)" in line, f"lesson {lesson.number} exists but is not linked"
         else:
             assert "coming" in line.lower(), f"lesson {lesson.number} does not exist yet: mark it 'coming'"
+
+
+LECTURES = [p for p in b.lecture_notebooks() if p.stem != "00-start-here"]
+
+
+@pytest.mark.parametrize("path", LECTURES, ids=_id)
+def test_lecture_has_takeaways_references_charts_and_widgets(path):
+    nb = b.read(path)
+    lesson = path.stem
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert re.search(r"^#+ .*Key takeaways", markdown, re.M | re.I), "a 'Key takeaways' section"
+    assert re.search(r"^#+ .*References", markdown, re.M), "a 'References' section"
+    assert re.search(rf"references\((LESSON|['\"]{lesson}['\"])\)", code), "references rendered from the lesson's CSV"
+    assert len(re.findall(r"\w*charts?\.\w+\(|\b\w+_chart\(|\bplot_\w+\(", code)) >= 2, "at least two charts"
+    assert "PracticeQuiz" in code, "a practice self-check quiz"
+    assert re.search(r"\bwidgets\b|Explorer|Calculator|Planner|Matcher|Tracker|Sizer", code), "an ipywidgets piece"
