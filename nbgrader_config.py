@@ -13,9 +13,12 @@ Environment overrides, for a shared server:
 
 import os
 
+from infraprep.grading.judge import JudgedExecute
 from infraprep.grading.preprocessors import StripHiddenTests
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import GetGrades
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades,
+)
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
@@ -35,6 +38,13 @@ c.Exchange.path_includes_course = True
 c.ExecutePreprocessor.timeout = 60
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
+
+# Hidden tests are judged in the grader's process, never in the student's kernel
+# (infraprep/grading/judge.py): nbgrader's own list, with Execute replaced.
+c.Autograde.autograde_preprocessors = [
+    JudgedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+]
 
 # Generated student versions: an unanswered cell says so clearly.
 c.ClearSolutions.code_stub = {

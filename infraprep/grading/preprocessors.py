@@ -28,21 +28,19 @@ class StripHiddenTests(NbGraderPreprocessor):
     placeholder = Unicode("# (hidden tests ran here; their code is not shown)").tag(config=True)
 
     def _strip_source(self, source: str) -> str:
-        kept, hiding, hid_any = [], False, False
+        if self.begin_delimiter not in source:
+            return source
+        kept, hiding = [], False
         for line in source.splitlines():
             if self.begin_delimiter in line:
-                hiding, hid_any = True, True
+                hiding = True
                 indent = line[: len(line) - len(line.lstrip())]
                 kept.append(indent + self.placeholder)
-                continue
-            if self.end_delimiter in line:
+            elif self.end_delimiter in line:
                 hiding = False
-                continue
-            if not hiding:
+            elif not hiding:
                 kept.append(line)
-        if hiding:  # an unterminated region hides everything after it
-            return "\n".join(kept)
-        return "\n".join(kept) if hid_any else source
+        return "\n".join(kept)
 
     @staticmethod
     def _strip_error(output: NotebookNode) -> None:

@@ -1,0 +1,229 @@
+"""Judge hidden tests in the grader's process, never in the learner's kernel.
+
+nbgrader runs test cells, hidden tests included, inside the student's kernel, so
+student code that ran earlier can patch the checks, patch builtins, or read the
+expected values (jupyter/nbgrader's FAQ: no sandbox). :class:`JudgedExecute`
+replaces nbgrader's ``Execute`` in ``Autograde.autograde_preprocessors``:
+
+1. for a test cell, only its *visible* part (form checks) runs in the kernel;
+2. the *hidden* part (taken from the gradebook, never from the submission) runs
+   here, in the grader, in a namespace built from the assignment's read-only
+   set-up cells;
+3. every learner name the hidden code uses is fetched from the kernel as plain
+   data (:mod:`infraprep.grading.kernelcodec`); a learner *function* becomes a
+   proxy that sends the hidden inputs to the kernel and brings back the result
+   as plain data. Expected values never enter the kernel.
+
+A failed check becomes an error output on the cell (one line: the check's message),
+which nbgrader's ``SaveAutoGrades`` scores as zero, exactly as a failing assert would.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import base64
+import builtins
+import pickle
+import secrets
+from typing import Any
+
+import nbformat
+from nbclient.util import run_sync
+from nbformat.notebooknode import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import Float
+
+from . import kernelcodec
+from .cells import has_hidden, is_setup_cell, is_test_cell, nbgrader_meta, split_hidden
+
+
+class StudentCodeError(Exception):
+    """The learner's function raised, or could not be run, in the kernel; the class is renamed after the kernel's error."""
+
+
+_RAISED: dict[str, type] = {}
+
+
+def _raised(type_name: str) -> BaseException:
+    if type_name == "NotImplementedError":
+        return NotImplementedError("not written yet")
+    safe = "".join(ch for ch in type_name if ch.isalnum() or ch == "_")[:60] or "Error"
+    if safe not in _RAISED:
+        _RAISED[safe] = type(safe, (StudentCodeError,), {})
+    return _RAISED[safe]()
+
+
+class KernelFunction:
+    """A learner's function, left in the kernel; calling it runs it there on pickled inputs."""
+
+    def __init__(self, judge: "JudgedExecute", name: str):
+        self._judge, self.__name__ = judge, name
+
+    def __call__(self, *args: Any) -> Any:
+        payload = base64.b64encode(pickle.dumps(args, protocol=4)).decode("ascii")
+        tree = self._judge._kernel("_call", self.__name__, payload)
+        if tree is None:
+            raise _raised("NoResult")  # timed out, killed its kernel, or printed nothing
+        if type(tree) is dict and tree.get("t") == "raised":
+            raise _raised(str(tree.get("type", "Error")))
+        return kernelcodec.decode(tree)
+
+    def __repr__(self) -> str:
+        return f"<function {self.__name__} in the learner's kernel>"
+
+
+def free_names(code: str) -> list[str]:
+    """Names the code reads but never binds (builtins excluded), each once."""
+    tree = ast.parse(code)
+    bound, loaded = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                if node.id not in loaded:
+                    loaded.append(node.id)
+            else:
+                bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                bound.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.comprehension):
+            for target in ast.walk(node.target):
+                if isinstance(target, ast.Name):
+                    bound.add(target.id)
+    return [name for name in loaded if name not in bound and not hasattr(builtins, name)]
+
+
+def _error_output(ename: str, evalue: str) -> NotebookNode:
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def _failed(cell: NotebookNode) -> bool:
+    return any(o.get("output_type") == "error" or (o.get("output_type") == "stream" and o.get("name") == "stderr")
+               for o in cell.get("outputs", []))
+
+
+class TrustedCells:
+    """The instructor's versions of a notebook's cells, read from the gradebook (never from a submission)."""
+
+    def __init__(self, tests: dict[str, str], setup: list[str]):
+        self.tests, self.setup = tests, setup
+
+    @classmethod
+    def from_gradebook(cls, db_url: str, assignment: str, notebook: str) -> "TrustedCells":
+        from nbgrader.api import Gradebook
+
+        with Gradebook(db_url) as gb:
+            nb = gb.find_notebook(notebook, assignment)
+            graded = {c.name for c in nb.grade_cells}
+            answers = {c.name for c in nb.solution_cells}
+            tests, setup = {}, []
+            for cell in nb.source_cells:
+                if cell.name in graded and cell.name not in answers and cell.cell_type == "code":
+                    tests[cell.name] = cell.source
+                elif cell.name not in graded and cell.name not in answers and is_setup_cell(
+                    {"locked": cell.locked}, cell.cell_type
+                ):
+                    setup.append(cell.source)
+        return cls(tests, setup)
+
+    @classmethod
+    def from_notebook(cls, source_nb: NotebookNode) -> "TrustedCells":
+        """From an instructor's source notebook (for tools that grade without a gradebook)."""
+        tests = {nbgrader_meta(c)["grade_id"]: c.source for c in source_nb.cells if is_test_cell(c)}
+        setup = [c.source for c in source_nb.cells if is_setup_cell(nbgrader_meta(c), c.cell_type)]
+        return cls(tests, setup)
+
+
+class JudgedExecute(Execute):
+    """nbgrader's Execute, with hidden tests judged in the grader process (see the module docstring)."""
+
+    judge_timeout = Float(120.0, help="Seconds the grader waits for one answer or one call from the kernel").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict, *args, **kwargs):
+        trusted = (resources.get("infraprep") or {}).get("trusted_cells")
+        if trusted is None:
+            info = resources["nbgrader"]
+            trusted = TrustedCells.from_gradebook(info["db_url"], info["assignment"], info["notebook"])
+        self._trusted = trusted
+        self._setup_namespace: dict[str, Any] | None = None
+        return super().preprocess(nb, resources, *args, **kwargs)
+
+    # ------------------------------------------------------------------ execution
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        trusted = self._trusted.tests.get(grade_id) if is_test_cell(cell) else None
+        if trusted is None or not has_hidden(trusted):
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        visible, hidden = split_hidden(trusted)
+        cell.source = visible
+        try:
+            await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        finally:
+            cell.source = trusted
+        if _failed(cell) or not hidden.strip():
+            return cell
+        self._loop, self._index = asyncio.get_running_loop(), cell_index
+        try:
+            verdict = await self._loop.run_in_executor(None, self._judge, grade_id, hidden)
+        finally:
+            self.nb.cells[cell_index] = cell  # nbclient stores each executed cell, scratch ones too, at this index
+        if verdict is not None:
+            cell.outputs.append(verdict)
+        return cell
+
+    # nbclient binds its synchronous wrapper to the base coroutine at class creation;
+    # bind it again so the synchronous path (used by nbconvert's preprocess) runs ours.
+    execute_cell = run_sync(async_execute_cell)
+
+    async def _run_snippet(self, code: str) -> str:
+        scratch = nbformat.v4.new_code_cell(code)
+        await Execute.async_execute_cell(self, scratch, self._index, store_history=False)
+        return "".join(o.get("text", "") for o in scratch.outputs if o.get("output_type") == "stream")
+
+    def _kernel(self, entry: str, *args: str) -> Any:
+        """Run a kernel-side entry point of the codec; return its tagged payload (or None)."""
+        nonce = "@@infraprep-" + secrets.token_hex(12) + "@@"
+        call = f"{entry}(__ns, {nonce!r}, " + ", ".join(repr(a) for a in args) + ")"
+        source = kernelcodec.KERNEL_CODE + "\n" + call
+        snippet = f"exec({source!r}, {{'__ns': get_ipython().user_ns}})"
+        future = asyncio.run_coroutine_threadsafe(self._run_snippet(snippet), self._loop)
+        text = future.result(timeout=self.judge_timeout)
+        return kernelcodec.parse_emitted(text, nonce)
+
+    # ------------------------------------------------------------------ judging
+    def _namespace(self) -> dict[str, Any]:
+        if self._setup_namespace is None:
+            namespace: dict[str, Any] = {"__name__": "__infraprep_judge__"}
+            for source in self._trusted.setup:
+                exec(compile(source, "<setup>", "exec"), namespace)
+            self._setup_namespace = namespace
+        return dict(self._setup_namespace)
+
+    def _judge(self, grade_id: str, hidden: str) -> NotebookNode | None:
+        from infraprep.checking import AnswerError
+
+        namespace = self._namespace()
+        try:
+            names = [n for n in free_names(hidden) if n not in namespace]
+            for name in names:
+                tree = self._kernel("_fetch", name)
+                if tree is None:
+                    return _error_output("GradingError", f"{grade_id}: your answer could not be read from the notebook")
+                if type(tree) is dict and tree.get("t") == "callable":
+                    namespace[name] = KernelFunction(self, name)
+                else:
+                    namespace[name] = kernelcodec.decode(tree)
+            exec(compile(hidden, f"<hidden tests {grade_id}>", "exec"), namespace)
+        except kernelcodec.Missing:
+            return _error_output("NameError", f"a name this question needs is not defined (run your answer cell)")
+        except AnswerError as error:
+            return _error_output(type(error).__name__, str(error))
+        except Exception as error:  # the check could not run on this answer: fail, say what kind
+            self.log.warning("hidden test %s raised %s: %s", grade_id, type(error).__name__, error)
+            return _error_output("GradingError", f"{grade_id}: the check could not run on your answer ({type(error).__name__})")
+        return None

@@ -1,0 +1,179 @@
+"""Plain data across the kernel boundary: encode in the student's kernel, decode in the grader.
+
+The student's kernel sends only a tagged JSON tree (numbers, text, lists, dicts,
+tables). Anything else arrives as an opaque *foreign* value named after its type,
+so an object with a lying ``__eq__`` or a ``float`` subclass is never re-created
+in the grader: :mod:`infraprep.checking` refuses it as "not plain data".
+
+``KERNEL_CODE`` is the source run inside the kernel (in a private namespace, not
+the learner's). ``decode`` runs in the grader.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# Source executed in the kernel. It defines `_enc` and the two entry points used by
+# the judge: `_fetch(ns, nonce, name)` and `_call(ns, nonce, name, payload)`.
+KERNEL_CODE = r'''
+import base64 as _b64, json as _json, pickle as _pickle, sys as _sys
+
+_LIMIT = 200_000
+
+def _enc(value, budget, depth=0):
+    budget[0] -= 1
+    if budget[0] < 0 or depth > 30:
+        return {"t": "other", "type": "too large"}
+    kind = type(value)
+    if value is None:
+        return {"t": "none"}
+    if value is Ellipsis:
+        return {"t": "ellipsis"}
+    if kind is bool:
+        return {"t": "bool", "v": value}
+    if kind is int:
+        return {"t": "int", "v": str(value)}
+    if kind is float:
+        return {"t": "float", "v": value.hex()}
+    if kind is str:
+        return {"t": "str", "v": value[:_LIMIT]}
+    if kind in (list, tuple):
+        return {"t": "list", "v": [_enc(x, budget, depth + 1) for x in value]}
+    if kind in (set, frozenset):
+        return {"t": "set", "v": [_enc(x, budget, depth + 1) for x in value]}
+    if kind is dict:
+        return {"t": "dict", "v": [[_enc(k, budget, depth + 1), _enc(v, budget, depth + 1)] for k, v in value.items()]}
+    module = getattr(kind, "__module__", "") or ""
+    if module.startswith("numpy"):
+        np = _sys.modules.get("numpy")
+        if np is not None and type(value) in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+                                              np.uint16, np.uint32, np.uint64, np.float16, np.float32, np.float64):
+            return _enc(value.item(), budget, depth + 1)
+        if np is not None and kind is np.ndarray:
+            return {"t": "list", "v": [_enc(x, budget, depth + 1) for x in value.tolist()]}
+    if module.startswith("pandas"):
+        pd = _sys.modules.get("pandas")
+        if pd is not None and kind is pd.Series:
+            return {"t": "list", "v": [_enc(x, budget, depth + 1) for x in value.tolist()]}
+        if pd is not None and kind is pd.DataFrame:
+            return {"t": "frame",
+                    "columns": [_enc(c, budget, depth + 1) for c in value.columns.tolist()],
+                    "rows": [[_enc(x, budget, depth + 2) for x in row] for row in value.astype(object).values.tolist()]}
+        if pd is not None and value is pd.NA:
+            return {"t": "none"}
+    if callable(value):
+        return {"t": "callable", "type": kind.__name__}
+    return {"t": "other", "type": kind.__name__}
+
+def _emit(nonce, payload):
+    _sys.stdout.write("\n" + nonce + _json.dumps(payload) + "\n")
+    _sys.stdout.flush()
+
+def _fetch(ns, nonce, name):
+    if name not in ns:
+        _emit(nonce, {"t": "missing"})
+    else:
+        _emit(nonce, _enc(ns[name], [_LIMIT]))
+
+def _call(ns, nonce, name, payload):
+    func = ns.get(name)
+    args = _pickle.loads(_b64.b64decode(payload))
+    try:
+        result = func(*args)
+    except BaseException as exc:
+        _emit(nonce, {"t": "raised", "type": type(exc).__name__})
+        return
+    _emit(nonce, _enc(result, [_LIMIT]))
+'''
+
+
+class ForeignValue:
+    """Stands in, in the grader, for a kernel object that is not plain data."""
+
+    type_name = "object"
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} from the learner's kernel>"
+
+
+_FOREIGN: dict[str, type] = {}
+
+
+def foreign(type_name: str) -> ForeignValue:
+    """A placeholder whose class carries the kernel type's name (so messages read 'got LyingFloat')."""
+    safe = "".join(ch for ch in type_name if ch.isalnum() or ch == "_")[:60] or "object"
+    if safe not in _FOREIGN:
+        _FOREIGN[safe] = type(safe, (ForeignValue,), {"type_name": safe})
+    return _FOREIGN[safe]()
+
+
+class Missing(Exception):
+    """The kernel has no such name (as a NameError would say)."""
+
+
+def decode(tree: Any) -> Any:
+    """Rebuild grader-side plain data from the kernel's tagged tree."""
+    if type(tree) is not dict or "t" not in tree:
+        return foreign("malformed")
+    tag = tree["t"]
+    if tag == "none":
+        return None
+    if tag == "ellipsis":
+        return Ellipsis
+    if tag == "bool" and type(tree.get("v")) is bool:
+        return tree["v"]
+    if tag == "int":
+        try:
+            return int(str(tree.get("v")))
+        except ValueError:
+            return foreign("malformed")
+    if tag == "float":
+        try:
+            return float.fromhex(str(tree.get("v")))
+        except ValueError:
+            return foreign("malformed")
+    if tag == "str" and type(tree.get("v")) is str:
+        return tree["v"]
+    if tag == "list" and type(tree.get("v")) is list:
+        return [decode(x) for x in tree["v"]]
+    if tag == "set" and type(tree.get("v")) is list:
+        items = [decode(x) for x in tree["v"]]
+        try:
+            return set(items)
+        except TypeError:
+            return foreign("set")
+    if tag == "dict" and type(tree.get("v")) is list:
+        out = {}
+        for pair in tree["v"]:
+            if type(pair) is not list or len(pair) != 2:
+                return foreign("malformed")
+            key = decode(pair[0])
+            try:
+                out[key] = decode(pair[1])
+            except TypeError:
+                return foreign("dict")
+        return out
+    if tag == "frame":
+        import pandas as pd
+
+        columns = [decode(c) for c in tree.get("columns", [])]
+        rows = [[decode(x) for x in row] for row in tree.get("rows", [])]
+        if any(len(row) != len(columns) for row in rows):
+            return foreign("malformed")
+        return pd.DataFrame(rows, columns=columns)
+    if tag == "missing":
+        raise Missing()
+    return foreign(str(tree.get("type", "object")))
+
+
+def parse_emitted(text: str, nonce: str) -> Any:
+    """The payload of the last line in ``text`` that starts with ``nonce`` (None if there is none)."""
+    found = None
+    for line in text.splitlines():
+        if line.startswith(nonce):
+            try:
+                found = json.loads(line[len(nonce):])
+            except ValueError:
+                found = {"t": "other", "type": "malformed"}
+    return found
