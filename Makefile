@@ -9,10 +9,12 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8888
 PYTEST_WORKERS ?= auto
+CHROMIUM ?= /usr/bin/chromium
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup lab instructor-mode student-mode test test-unit test-notebooks release landing bench clean
+.PHONY: help setup lab instructor-mode student-mode test test-unit test-notebooks test-browser browser-deps sandbox-deps system-deps screenshots postgres-deps release landing bench bench-autograde cohort-demo clean
 
 help:
 	@echo "make lab              set up .venv and open the course in JupyterLab"
@@ -21,6 +23,10 @@ help:
 	@echo "make instructor-mode  turn on nbgrader's formgrader and assignment-creation tools"
 	@echo "make student-mode     back to the learner's view (the default)"
 	@echo "make bench            time every notebook (benchmarks/)"
+	@echo "make bench-autograde  stock nbgrader autograde vs infraprep autograde on a synthetic cohort"
+	@echo "make cohort-demo      play a small cohort end to end (roster, release, submit, collect, grade, report)"
+	@echo "make browser-deps     install Debian's chromium for the browser tests (as root; make test runs it)"
+	@echo "make screenshots      run the browser tests and copy their screenshots into docs/"
 
 $(BIN)/python:
 	@if ! $(PYTHON) -m venv $(VENV) 2>/dev/null; then \
@@ -40,10 +46,15 @@ $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
 	@cp deploy/jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
 
-setup: $(STAMP)
+# JupyterLab settings of the course (no news prompt, no update check), kept current with deploy/.
+$(LAB_SETTINGS): deploy/jupyterlab-overrides.json | $(STAMP)
+	@mkdir -p $(dir $@)
+	@cp $< $@
+
+setup: $(STAMP) $(LAB_SETTINGS)
 
 lab: setup
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --port=$(PORT) notebooks/00-start-here.ipynb
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --port=$(PORT) $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/00-start-here.ipynb
 
 # Learners see the assignment list and the Validate button; instructor tools are off until asked for.
 student-mode: | $(BIN)/python
@@ -59,14 +70,66 @@ instructor-mode: setup
 	@$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.course_list >/dev/null
 	@echo "nbgrader: instructor tools on (formgrader, create assignment, course list)"
 
-test: setup
-	$(MAKE) --no-print-directory test-unit test-notebooks
+test: setup system-deps
+	$(MAKE) --no-print-directory test-unit test-notebooks test-browser
 
 test-unit: setup
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests --ignore=tests/browser
 
 test-notebooks: setup
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --nbval-lax -p no:cacheprovider notebooks source
+	INFRAPREP_HOME=$$(mktemp -d) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --nbval-lax -p no:cacheprovider notebooks source
+
+# The learner's experience in a real browser: JupyterLab driven by Playwright in Debian's Chromium
+# (tests/browser/). One JupyterLab and one browser for the whole run, so not under pytest-xdist.
+test-browser: setup browser-deps
+	INFRAPREP_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -p no:cacheprovider tests/browser
+
+# Playwright may not download its own browsers here: the tests use Debian's chromium package.
+browser-deps:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	    && [ -x "$(CHROMIUM)" ] || { echo "error: could not install chromium with apt-get" >&2; exit 1; }; \
+	elif [ "$$CI" = true ]; then \
+	  echo "error: $(CHROMIUM) is missing and cannot be installed (not root or no apt-get); the browser tests need it" >&2; exit 1; \
+	else \
+	  echo "warning: $(CHROMIUM) is missing; install it with: sudo apt-get install chromium (the browser tests will fail without it)" >&2; \
+	fi
+
+# bubblewrap: student kernels run sandboxed while they are graded (infraprep/grading/sandbox.py).
+sandbox-deps:
+	@if command -v bwrap >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's bubblewrap to sandbox student code during grading"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null \
+	    || { echo "error: could not install bubblewrap with apt-get" >&2; exit 1; }; \
+	elif [ "$$CI" = true ]; then \
+	  echo "error: bubblewrap (bwrap) is missing and cannot be installed; grading would run unsandboxed" >&2; exit 1; \
+	else \
+	  echo "warning: bubblewrap is missing: grading runs student code UNSANDBOXED (sudo apt-get install bubblewrap)" >&2; \
+	fi
+
+system-deps: browser-deps sandbox-deps
+
+# Refresh the README's screenshots from the latest browser-test run.
+screenshots: test-browser
+	cp artifacts/browser/lesson-01.png artifacts/browser/lesson-01-quiz.png docs/
+	cp artifacts/browser/validate-01.png docs/validate.png
+	cp artifacts/browser/assignments-01.png docs/assignments.png
+
+# PostgreSQL, for the cohort round trip against a throwaway server (tests/test_grading_cohort.py).
+postgres-deps:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's postgresql for the PostgreSQL gradebook tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null \
+	    || { echo "error: could not install postgresql with apt-get" >&2; exit 1; }; \
+	else \
+	  echo "error: PostgreSQL is missing; install it with: sudo apt-get install postgresql" >&2; exit 1; \
+	fi
+
+system-deps: postgres-deps
 
 release: setup
 	@for dir in source/*/; do a=$$(basename $$dir); \
@@ -77,6 +140,12 @@ landing: setup
 
 bench: setup
 	$(BIN)/python benchmarks/notebooks.py
+
+bench-autograde: setup
+	$(BIN)/python benchmarks/autograde.py
+
+cohort-demo: setup
+	$(BIN)/python -m infraprep.grading.demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

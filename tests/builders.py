@@ -145,3 +145,50 @@ def scores(course: Path, assignment: str) -> dict[str, dict[str, float]]:
                         cells[grade.name] = grade.auto_score
             out[sub.student_id] = cells
     return out
+
+
+# ---------------------------------------------------------------- cohorts (the instructor's workflow)
+
+ROSTER_HEADER = "id,name,email\n"
+
+
+def write_roster(path: Path, students: Iterable[str]) -> Path:
+    """A valid roster CSV for these student ids (``<id>@example.org``)."""
+    rows = [f"{s},Student {s.title()},{s}@example.org\n" for s in students]
+    path.write_text(ROSTER_HEADER + "".join(rows), encoding="utf-8")
+    return path
+
+
+def infraprep(course: Path, *args: str, check: bool = True, env: Mapping[str, str] | None = None,
+              timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run the ``infraprep`` command in ``course`` (with the course's test gradebook and exchange)."""
+    full_env = nbgrader_env(course)
+    full_env.update(env or {})
+    proc = subprocess.run([str(BIN / "infraprep"), *args], cwd=course, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"infraprep {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def student_submit(exchange: Path, course_id: str, student: str, assignment: str, nb, home: Path,
+                   when: str | None = None) -> Path:
+    """Play a student: fetch ``assignment`` from the exchange into ``home``, put ``nb`` (a notebook,
+    or raw text/bytes) in place of the released notebook, and submit it with nbgrader's exchange.
+    ``when`` (e.g. ``"2026-01-15 10:00:00 UTC"``) replaces the submission's time stamp in the exchange.
+    Returns the submission's folder in the exchange's inbound."""
+    from infraprep.grading.simulate import submit_as_student
+
+    return submit_as_student(exchange, course_id, student, assignment, nb, home, when)
+
+
+def gradebook_scores(db_url: str, assignment: str, course_id: str = "default_course") -> dict[str, dict[str, float]]:
+    """Like :func:`scores`, for any gradebook URL: student -> {grade_id: auto score} of code test cells."""
+    from nbgrader.api import Gradebook
+
+    out: dict[str, dict[str, float]] = {}
+    with Gradebook(db_url, course_id) as gb:
+        for sub in gb.assignment_submissions(assignment):
+            out[sub.student_id] = {g.name: g.auto_score for nb in sub.notebooks for g in nb.grades
+                                   if g.cell_type == "code"}
+    return out

@@ -32,7 +32,7 @@ import nbformat
 from nbclient.util import run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Float
+from traitlets import Enum, Float
 
 from . import kernelcodec
 from .cells import has_hidden, is_setup_cell, is_test_cell, nbgrader_meta, split_hidden
@@ -131,6 +131,14 @@ class TrustedCells:
                     setup.append(cell.source)
         return cls(tests, setup)
 
+    def to_dict(self) -> dict:
+        """Plain data, to send with a notebook to an executor that has no gradebook."""
+        return {"tests": dict(self.tests), "setup": list(self.setup)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrustedCells":
+        return cls(dict(data["tests"]), list(data["setup"]))
+
     @classmethod
     def from_notebook(cls, source_nb: NotebookNode) -> "TrustedCells":
         """From an instructor's source notebook (for tools that grade without a gradebook)."""
@@ -143,14 +151,35 @@ class JudgedExecute(Execute):
     """nbgrader's Execute, with hidden tests judged in the grader process (see the module docstring)."""
 
     judge_timeout = Float(120.0, help="Seconds the grader waits for one answer or one call from the kernel").tag(config=True)
+    sandbox = Enum(["auto", "required", "off"], "auto", help=(
+        "Run student kernels under bubblewrap (infraprep.grading.sandbox): 'auto' uses it where it works and "
+        "warns loudly where it does not; 'required' refuses to grade without it; 'off' never uses it."
+    )).tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from . import sandbox
+
+        self.sandboxed = self.sandbox != "off" and sandbox.available()
+        if self.sandboxed:
+            self.kernel_manager_class = sandbox.SandboxedKernelManager
+        elif self.sandbox == "required":
+            raise RuntimeError("JudgedExecute.sandbox is 'required' but bubblewrap cannot run on this machine")
+        elif self.sandbox == "auto":
+            self.log.warning("!!! bubblewrap is not available: student code runs UNSANDBOXED, with the grader's "
+                             "rights. Install it (apt-get install bubblewrap) before grading a real cohort. !!!")
 
     def preprocess(self, nb: NotebookNode, resources: dict, *args, **kwargs):
         trusted = (resources.get("infraprep") or {}).get("trusted_cells")
+        if isinstance(trusted, dict):
+            trusted = TrustedCells.from_dict(trusted)
         if trusted is None:
             info = resources["nbgrader"]
             trusted = TrustedCells.from_gradebook(info["db_url"], info["assignment"], info["notebook"])
         self._trusted = trusted
         self._setup_namespace: dict[str, Any] | None = None
+        resources.setdefault("infraprep", {})["sandboxed"] = self.sandboxed
+        nb.metadata.setdefault("infraprep", {})["sandboxed"] = self.sandboxed
         return super().preprocess(nb, resources, *args, **kwargs)
 
     # ------------------------------------------------------------------ execution

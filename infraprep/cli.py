@@ -1,0 +1,133 @@
+"""``infraprep``: the instructor's command line (a thin layer over :mod:`infraprep.grading`).
+
+    infraprep cohort create NAME --roster roster.csv [--db URL]
+    infraprep release [LESSON ...] [--cohort NAME]
+    infraprep collect [LESSON ...] [--cohort NAME]
+    infraprep autograde [LESSON ...] [--workers N] [--scheduler ADDRESS] [--db URL] [--cohort NAME]
+    infraprep feedback [LESSON ...] [--cohort NAME]
+    infraprep export [--output grades.csv] [--cohort NAME]
+    infraprep report [--output report/] [--cohort NAME]
+
+Without ``--cohort`` the commands work on the nbgrader course directory itself (``--course``,
+default: the current folder), like nbgrader's own commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--course", default=".", help="the nbgrader course directory (default: .)")
+    common.add_argument("--cohort", help="work on cohorts/NAME instead of the course directory itself")
+    common.add_argument("--db", help="gradebook URL (sqlite:///..., postgresql://...); default from nbgrader_config.py")
+
+    parser = argparse.ArgumentParser(prog="infraprep", description="Run a cohort of the course: release, "
+                                     "collect, autograde in parallel, feedback, export, report.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    cohort = sub.add_parser("cohort", help="create or list cohorts")
+    csub = cohort.add_subparsers(dest="action", required=True)
+    create = csub.add_parser("create", parents=[common], help="a cohort from a roster CSV (id,name,email)")
+    create.add_argument("name")
+    create.add_argument("--roster", required=True, type=Path)
+    create.add_argument("--start", help="first day (YYYY-MM-DD) for the default weekly schedule")
+    csub.add_parser("list", parents=[common], help="the cohorts of the course")
+
+    for name, text in (("release", "generate (if stale) and release lessons to the exchange"),
+                       ("collect", "collect submissions; report who is missing and who is late"),
+                       ("feedback", "feedback HTML (no hidden tests) released to the students")):
+        p = sub.add_parser(name, parents=[common], help=text)
+        p.add_argument("lessons", nargs="*", metavar="LESSON")
+        if name == "feedback":
+            p.add_argument("--no-release", action="store_true", help="generate only; do not release to the exchange")
+
+    auto = sub.add_parser("autograde", parents=[common], help="grade submissions in parallel")
+    auto.add_argument("lessons", nargs="*", metavar="LESSON")
+    auto.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    auto.add_argument("--scheduler", metavar="ADDRESS", help="run notebooks on a Dask cluster (tcp://host:port)")
+    auto.add_argument("--student", action="append", help="only this student (repeatable)")
+    auto.add_argument("--force", action="store_true", help="grade again what is already graded")
+    auto.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    export = sub.add_parser("export", parents=[common], help="grades as CSV (a row a student, a column a lesson)")
+    export.add_argument("--output", "-o", type=Path, default=Path("grades.csv"))
+    report = sub.add_parser("report", parents=[common], help="an HTML report with charts")
+    report.add_argument("--output", "-o", type=Path, default=Path("report"))
+    return parser
+
+
+def _run(args) -> int:
+    from .grading import cohort as cohorts
+    from .grading.roster import RosterError
+
+    if args.command == "cohort":
+        if args.action == "list":
+            for name in cohorts.cohorts(args.course):
+                print(name)
+            return 0
+        import datetime as dt
+
+        start = dt.date.fromisoformat(args.start) if args.start else None
+        try:
+            course = cohorts.create_cohort(args.course, args.name, args.roster, db_url=args.db, start=start)
+        except RosterError as exc:
+            print(f"error: roster refused: {exc}", file=sys.stderr)
+            return 1
+        print(f"cohort {args.name}: {course.root} ({len(cohorts.roster(course))} students, gradebook {course.db_url})")
+        return 0
+
+    course = cohorts.open_course(args.course, args.cohort, args.db)
+    lessons = getattr(args, "lessons", None) or None
+    if args.command == "release":
+        from .grading.exchange import release
+
+        for lesson in release(course, lessons):
+            print(f"released {lesson} to {course.course_id}")
+    elif args.command == "collect":
+        from .grading.exchange import collect
+
+        print("\n".join(collect(course, lessons).lines()))
+    elif args.command == "autograde":
+        from .grading.coordinator import autograde
+
+        summary = autograde(course, lessons, students=args.student, workers=args.workers, scheduler=args.scheduler,
+                            force=args.force, progress=not args.no_progress, roster=cohorts.roster(course))
+        print(summary)
+        for problem in summary.problems:
+            print(f"  {problem}")
+    elif args.command == "feedback":
+        from .grading.feedback import feedback
+
+        pages = feedback(course, lessons, release=not args.no_release)
+        print(f"{len(pages)} feedback page(s), no hidden test in any; "
+              f"{'generated only' if args.no_release else 'released to the exchange'}")
+    elif args.command == "export":
+        from .grading.export import export
+
+        print(f"grades written to {export(course, args.output)}")
+    elif args.command == "report":
+        from .grading.report import report
+
+        print(f"report written to {report(course, args.output)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to finish (nothing graded is lost or graded twice)",
+              file=sys.stderr)
+        return 130
+    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Simulated students, for demos and tests: answer a released notebook and submit it through the exchange."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+
+def answered(source_path: Path, release_path: Path, correct: Iterable[str] | str = (),
+             replace: Mapping[str, str] | None = None):
+    """The released notebook with the answers in ``correct`` (``"all"``: every one) taken from the
+    source's solutions, those in ``replace`` set to the given code, the rest left blank."""
+    import nbformat
+
+    source = nbformat.read(str(source_path), as_version=4)
+    release = nbformat.read(str(release_path), as_version=4)
+
+    def gid(cell):
+        return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+    solutions = {gid(c): c.source for c in source.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    wanted = set(solutions) if correct == "all" else set(correct)
+    replace = dict(replace or {})
+    for cell in release.cells:
+        if gid(cell) in replace:
+            cell.source = replace[gid(cell)]
+        elif gid(cell) in wanted:
+            cell.source = solutions[gid(cell)]
+    return release
+
+
+def submit_as_student(exchange: Path, course_id: str, student: str, assignment: str, nb, home: Path,
+                      when: str | None = None) -> Path:
+    """Fetch ``assignment`` into ``home`` with nbgrader's exchange, replace its notebook by ``nb``
+    (a notebook, or raw text/bytes for a broken file) and submit it. ``when`` (``"2026-01-15 10:00:00 UTC"``)
+    replaces the submission's time stamp. Returns the submission's folder in the exchange."""
+    import nbformat
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeSubmit
+    from traitlets.config import Config
+
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    cfg = Config()
+    cfg.Exchange.root = str(exchange)
+    cfg.Exchange.path_includes_course = True
+    cfg.Exchange.cache = str(home / ".nbgrader-cache")
+    cfg.CourseDirectory.course_id = course_id
+    cfg.CourseDirectory.assignment_id = assignment
+    cfg.CourseDirectory.student_id = student
+    cfg.CourseDirectory.root = str(home)
+    cwd = os.getcwd()
+    os.chdir(home)
+    try:
+        coursedir = CourseDirectory(config=cfg)
+        auth = Authenticator(config=cfg)
+        if not (home / course_id / assignment).exists():
+            ExchangeFetchAssignment(coursedir=coursedir, authenticator=auth, config=cfg).start()
+        path = home / course_id / assignment / f"{assignment}.ipynb"
+        if isinstance(nb, (str, bytes)):
+            path.write_bytes(nb.encode() if isinstance(nb, str) else nb)
+        else:
+            nbformat.write(nb, str(path))
+        submitter = ExchangeSubmit(coursedir=coursedir, authenticator=auth, config=cfg)
+        submitter.start()
+        inbound = Path(submitter.inbound_path) / submitter.assignment_filename
+        if when is not None:
+            stamp = inbound / "timestamp.txt"
+            stamp.chmod(0o644)
+            stamp.write_text(when)
+    finally:
+        os.chdir(cwd)
+    return inbound
