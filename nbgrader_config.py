@@ -38,6 +38,9 @@ c.Exchange.path_includes_course = True
 c.ExecutePreprocessor.timeout = 60
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
+# A slow cell must not abort the whole notebook: wait longer for its last output and carry on.
+c.Execute.iopub_timeout = 15
+c.Execute.raise_on_iopub_timeout = False
 
 # Hidden tests are judged in the grader's process, never in the student's kernel
 # (infraprep/grading/judge.py): nbgrader's own list, with Execute replaced.
