@@ -91,6 +91,23 @@ def submission(
     return release
 
 
+def hidden_lines(assignment: str) -> list[str]:
+    """Every non-trivial line (over 6 characters) inside a hidden-test region of the source notebook."""
+    from infraprep.grading.cells import split_hidden
+
+    return [line.strip() for cell in source_nb(assignment).cells
+            for line in split_hidden(cell.source)[1].splitlines() if len(line.strip()) > 6]
+
+
+def visible_text(path: Path) -> str:
+    """Text a reader of an HTML file can see or select: styles and tags removed, entities decoded."""
+    import html
+    import re
+
+    raw = re.sub(r"<style.*?</style>", " ", path.read_text(encoding="utf-8"), flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", raw))
+
+
 def new_course(tmp: Path, assignments_to_copy: Iterable[str]) -> Path:
     """A fresh nbgrader course directory under ``tmp`` with this course's config and the given sources."""
     course = tmp / "course"

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import csv
 import glob
-import html
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -22,24 +20,6 @@ from infraprep.grading.course import normalize_db_url
 
 LESSON = "01-roles"
 COURSE_ID = "ai-infra-prep"
-
-
-def hidden_lines() -> list[str]:
-    lines, inside = [], False
-    for cell in b.source_nb(LESSON).cells:
-        for line in cell.source.splitlines():
-            if "BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "END HIDDEN TESTS" in line:
-                inside = False
-            elif inside and len(line.strip()) > 6:
-                lines.append(line.strip())
-    return lines
-
-
-def visible_text(path: Path) -> str:
-    raw = re.sub(r"<style.*?</style>", " ", path.read_text(encoding="utf-8"), flags=re.S)
-    return html.unescape(re.sub(r"<[^>]+>", "", raw))
 
 
 # ---------------------------------------------------------------- a throwaway PostgreSQL on loopback
@@ -136,14 +116,14 @@ def cohort_round_trip(tmp_path: Path, db_url: str | None) -> None:
     assert {p.parts[-3] for p in pages} == {"ann", "bob"}
     released = sorted((exchange / cid / "feedback").glob("*.html"))
     assert len(released) == 2
-    secrets = hidden_lines()
+    secrets = b.hidden_lines(LESSON)
     assert secrets
     for page in pages + released:
-        text = visible_text(page)
+        text = b.visible_text(page)
         leaked = [line for line in secrets if line in text]
         assert not leaked, f"{page} shows hidden-test lines: {leaked[:3]}"
         assert "HIDDEN TESTS" not in text.replace("hidden tests ran here", "")
-    bob_page = visible_text(cohort / "feedback" / "bob" / LESSON / f"{LESSON}.html")
+    bob_page = b.visible_text(cohort / "feedback" / "bob" / LESSON / f"{LESSON}.html")
     assert "NotImplementedError" in bob_page, "feedback shows the student's own errors"
 
     b.infraprep(course, "export", *spring, "-o", str(tmp_path / "grades.csv"))

@@ -249,7 +249,7 @@ class JudgedExecute(Execute):
                     namespace[name] = kernelcodec.decode(tree)
             exec(compile(hidden, f"<hidden tests {grade_id}>", "exec"), namespace)
         except kernelcodec.Missing:
-            return _error_output("NameError", f"a name this question needs is not defined (run your answer cell)")
+            return _error_output("NameError", "a name this question needs is not defined (run your answer cell)")
         except AnswerError as error:
             return _error_output(type(error).__name__, str(error))
         except Exception as error:  # the check could not run on this answer: fail, say what kind

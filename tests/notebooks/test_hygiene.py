@@ -46,7 +46,6 @@ def _split_hidden(source: str) -> tuple[str, str]:
 def test_assignment_meets_the_course_minimums(assignment):
     nb = b.source_nb(assignment)
     tests = b.test_cells(nb)
-    answers = b.answer_ids(nb)
     written = b.written_ids(nb)
     assert len(tests) >= 12, "at least 12 autograded questions"
     assert written, "at least one manually graded written answer"

@@ -7,9 +7,6 @@ generate_feedback -> no hidden-test line anywhere in the feedback HTML.
 
 from __future__ import annotations
 
-import html
-import re
-
 import pytest
 
 import builders as b
@@ -21,27 +18,6 @@ WRONG_01 = {
     "q13": "def widest_total_comp(salaries):\n    return 'Junior'",
     "q14": "def loop_hours(rounds):\n    return (rounds['duration_min_min'].sum(), rounds['duration_max_min'].sum())",
 }
-
-
-def hidden_lines(assignment: str) -> list[str]:
-    """Every non-trivial line inside a hidden-test region of the source notebook."""
-    lines, inside = [], False
-    for cell in b.source_nb(assignment).cells:
-        for line in cell.source.splitlines():
-            if "BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "END HIDDEN TESTS" in line:
-                inside = False
-            elif inside and len(line.strip()) > 6:
-                lines.append(line.strip())
-    return lines
-
-
-def visible_text(path) -> str:
-    """Text a reader of an HTML file can see or select: tags removed, entities decoded."""
-    raw = path.read_text(encoding="utf-8")
-    raw = re.sub(r"<style.*?</style>", " ", raw, flags=re.S)
-    return html.unescape(re.sub(r"<[^>]+>", "", raw))
 
 
 def run_round_trip(tmp_path, assignment: str, students: dict) -> tuple:
@@ -68,11 +44,11 @@ def test_correct_full_marks_blank_zero_and_feedback_hides_tests(tmp_path, assign
     assert set(got["blank"]) == set(tests) and sum(got["blank"].values()) == 0
 
     b.nbgrader(course, "generate_feedback", assignment)
-    secrets = hidden_lines(assignment)
+    secrets = b.hidden_lines(assignment)
     assert secrets, f"{assignment} has no hidden tests"
     for student in ("correct", "blank"):
         page = course / "feedback" / student / assignment / f"{assignment}.html"
-        text = visible_text(page)
+        text = b.visible_text(page)
         leaked = [line for line in secrets if line in text]
         assert not leaked, f"feedback for {student} shows hidden-test lines: {leaked[:3]}"
         assert "BEGIN HIDDEN TESTS" not in text
