@@ -13,6 +13,15 @@ class _Displayable:
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
 
+    def _render(self) -> None:
+        """Show ``_describe(results())``, or the reason in red when the inputs are invalid."""
+        try:
+            r = self.results()
+        except ValueError as exc:
+            self.output.value = f"<span style='color:#cf222e'>{exc}</span>"
+            return
+        self.output.value = self._describe(r)
+
 
 class CheckpointLoaderCalculator(_Displayable):
     """Model size, storage bandwidth and loader demand in; checkpoint size, write time,
@@ -77,13 +86,9 @@ class CheckpointLoaderCalculator(_Displayable):
             "loader_gb_s_cluster": cluster / 1e9,
         }
 
-    def _render(self) -> None:
-        try:
-            r = self.results()
-        except ValueError as exc:
-            self.output.value = f"<span style='color:#cf222e'>{exc}</span>"
-            return
-        self.output.value = (
+    @staticmethod
+    def _describe(r: dict) -> str:
+        return (
             f"<b>Checkpoint</b>: {r['checkpoint_gb']:,.0f} GB (14 bytes a parameter), written in "
             f"{r['write_time_s']:,.1f} s; a blocking save adds {r['added_s_per_step']:.3f} s to each step on average "
             f"({r['overhead_fraction']:.2%} of wall-clock time).<br>"
@@ -131,13 +136,9 @@ class FatTreeSizer(_Displayable):
         bisection = estimates.bisection_bandwidth_bytes_s(self.hosts.value, estimates.gbit_to_bytes_s(self.link.value), self.ratio.value)
         return {**design, "two_level_limit": limit, "bisection_tbit_s": bisection * 8 / 1e12}
 
-    def _render(self) -> None:
-        try:
-            r = self.results()
-        except ValueError as exc:
-            self.output.value = f"<span style='color:#cf222e'>{exc}</span>"
-            return
-        self.output.value = (
+    @staticmethod
+    def _describe(r: dict) -> str:
+        return (
             f"<b>{r['leaves']}</b> leaves + <b>{r['spines']}</b> spines = <b>{r['switches']}</b> switches "
             f"(this design tops out at {r['two_level_limit']:,} hosts).<br>"
             f"Bisection bandwidth: {r['bisection_tbit_s']:,.1f} Tb/s one way."
