@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import builders as b
+from infraprep.grading.cells import split_hidden
 
 ALL_NOTEBOOKS = sorted(
     list(b.NOTEBOOKS.glob("*.ipynb")) + list(b.SOURCE.glob("*/*.ipynb")) + list(b.RELEASE.glob("*/*.ipynb"))
@@ -30,18 +31,6 @@ def test_stored_without_outputs_and_with_python3_kernel(path):
             assert cell.execution_count is None, f"cell {index} has an execution count"
 
 
-def _split_hidden(source: str) -> tuple[str, str]:
-    visible, hidden, inside = [], [], False
-    for line in source.splitlines():
-        if "BEGIN HIDDEN TESTS" in line:
-            inside = True
-        elif "END HIDDEN TESTS" in line:
-            inside = False
-        else:
-            (hidden if inside else visible).append(line)
-    return "\n".join(visible), "\n".join(hidden)
-
-
 @pytest.mark.parametrize("assignment", b.assignments())
 def test_assignment_meets_the_course_minimums(assignment):
     nb = b.source_nb(assignment)
@@ -51,7 +40,7 @@ def test_assignment_meets_the_course_minimums(assignment):
     assert written, "at least one manually graded written answer"
     assert all(points > 0 for points in tests.values()), "points on every graded cell"
     sources = {b.grade_id(c): c.source for c in nb.cells if b.grade_id(c)}
-    numeric = sum("ck.number(" in _split_hidden(sources[t])[1] for t in tests)
+    numeric = sum("ck.number(" in split_hidden(sources[t])[1] for t in tests)
     assert numeric >= 4, "at least 4 quantitative questions checked with a tolerance"
     prompts = [c.source for c in nb.cells if b.meta(c).get("locked") and c.cell_type == "markdown"]
     coding = sum(bool(re.search(r"^\*\*Q\d+ \([^)]*coding[^)]*\)", p, re.M)) for p in prompts)
@@ -71,7 +60,7 @@ def test_every_answer_has_its_test_cell_and_tests_check_form_visibly(assignment)
         assert ids.index(f"{answer}_tests") > ids.index(answer)
     for cell in nb.cells:
         if b.grade_id(cell) in tests:
-            visible, hidden = _split_hidden(cell.source)
+            visible, hidden = split_hidden(cell.source)
             assert hidden.strip(), f"{b.grade_id(cell)}: correctness must be checked in hidden tests"
             assert not HIDDEN_CHECKS.search(visible), f"{b.grade_id(cell)}: a correctness check is visible"
             assert not re.search(r"^\s*assert\b", visible, re.M), f"{b.grade_id(cell)}: no bare asserts"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import builders as b
+from infraprep.grading.cells import split_hidden
 
 
 def _cells(nb):
@@ -21,19 +22,15 @@ def test_release_is_up_to_date_with_source(tmp_path, assignment):
     )
 
 
-def _secret_lines(nb) -> list[str]:
-    """Lines inside solution and hidden-test regions (long enough to be meaningful)."""
-    found = []
+def _public_and_secret(nb) -> tuple[set[str], list[str]]:
+    """Lines outside, and meaningful lines (over 8 characters) inside, the solution and hidden-test regions."""
+    public, secret = set(), []
     for cell in nb.cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if "BEGIN SOLUTION" in line or "BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "END SOLUTION" in line or "END HIDDEN TESTS" in line:
-                inside = False
-            elif inside and len(line.strip()) > 8:
-                found.append(line.strip())
-    return found
+        outside, solutions = split_hidden(cell.source, "BEGIN SOLUTION", "END SOLUTION")
+        outside, hidden = split_hidden(outside)
+        public.update(line.strip() for line in outside.splitlines())
+        secret += [line.strip() for line in (solutions + "\n" + hidden).splitlines() if len(line.strip()) > 8]
+    return public, secret
 
 
 @pytest.mark.parametrize("assignment", b.assignments())
@@ -43,18 +40,8 @@ def test_release_reveals_no_solution_or_hidden_test(assignment):
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "MARK SCHEME"):
         assert marker not in text
     # lines that also appear outside secret regions in the source (e.g. imports) are not secrets
-    source = b.source_nb(assignment)
-    public = set()
-    for cell in source.cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if "BEGIN" in line and ("SOLUTION" in line or "HIDDEN" in line):
-                inside = True
-            elif "END" in line and ("SOLUTION" in line or "HIDDEN" in line):
-                inside = False
-            elif not inside:
-                public.add(line.strip())
+    public, secret = _public_and_secret(b.source_nb(assignment))
     release_lines = {line.strip() for line in text.splitlines()}
-    leaked = [line for line in _secret_lines(source) if line in release_lines and line not in public]
+    leaked = [line for line in secret if line in release_lines and line not in public]
     assert not leaked, f"release/{assignment} contains solution or hidden-test lines: {leaked[:3]}"
     assert not any(c.get("outputs") for c in release.cells if c.cell_type == "code")
