@@ -9,6 +9,11 @@
 - can write only its own submission folder and a private ``/tmp``;
 - has no network (its own empty network namespace) and its own process tree,
   which dies with the grader;
+- runs as ``nobody`` (uid 65534) in a user namespace of its own, with no capabilities and no way to
+  make further namespaces, even when the grader is root;
+- has at most :data:`limits.PIDS` processes and :data:`limits.MEMORY_BYTES` of memory (a cgroup,
+  where the grader may make one; otherwise ``prlimit --nproc``), and each process at most
+  4 GiB of address space;
 - gets a clean environment (no grader variables such as a database URL).
 
 The kernel talks to the grader over ZeroMQ IPC sockets in a private folder that
@@ -30,8 +35,12 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Integer, List, Unicode
 
+from . import limits
+
 BWRAP = shutil.which("bwrap") or "/usr/bin/bwrap"
 SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc"]
+# nobody, in a user namespace of its own, with no capabilities (bwrap keeps them all for root otherwise)
+IDENTITY = ["--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL", "--disable-userns"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -41,7 +50,7 @@ def available() -> bool:
         return False
     try:
         probe = subprocess.run(
-            [BWRAP, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            [BWRAP, *IDENTITY, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
              "--unshare-all", "--die-with-parent", "true"],
             capture_output=True, timeout=20,
         )
@@ -59,9 +68,14 @@ def python_dirs() -> list[str]:
     return sorted(d for d in dirs if d and os.path.isdir(d))
 
 
-def bwrap_prefix(workdir: str, shared_dir: str, memory_bytes: int = 0) -> list[str]:
-    """The ``bwrap ... --`` prefix for a kernel working in ``workdir``."""
-    args = [BWRAP, "--die-with-parent", "--new-session", "--unshare-all",
+def bwrap_prefix(workdir: str, shared_dir: str, memory_bytes: int = 0,
+                 confinement: "limits.Confinement | None" = None, nproc: int = limits.PIDS) -> list[str]:
+    """The command prefix for a kernel working in ``workdir``: ``[cgroup join] bwrap ... -- [prlimit ...]``.
+
+    ``memory_bytes``: address-space limit of each process (0: none). ``confinement``: the cgroup the
+    sandbox joins (see :mod:`.limits`); without one, ``nproc`` caps the processes of the sandbox's
+    user with ``prlimit --nproc`` instead (which root ignores)."""
+    args = (confinement.prefix() if confinement else []) + [BWRAP, *IDENTITY, "--die-with-parent", "--new-session", "--unshare-all",
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--clearenv"]
     for folder in SYSTEM_DIRS:
         args += ["--ro-bind-try", folder, folder]
@@ -73,15 +87,33 @@ def bwrap_prefix(workdir: str, shared_dir: str, memory_bytes: int = 0) -> list[s
     for key, value in env.items():
         args += ["--setenv", key, value]
     args.append("--")
-    if memory_bytes:
-        args += ["prlimit", f"--as={memory_bytes}", "--"]
+    rlimits = [f"--as={memory_bytes}"] if memory_bytes else []
+    if confinement is None and os.geteuid() != 0 and nproc:
+        rlimits.append(f"--nproc={_user_tasks() + nproc}")  # the limit counts the user's other tasks too
+    if rlimits:
+        args += ["prlimit", *rlimits, "--"]
     return args
+
+
+def _user_tasks() -> int:
+    """Processes and threads this user runs now (what RLIMIT_NPROC counts)."""
+    uid, count = os.geteuid(), 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+            if int(fields["Uid"].split()[1]) == uid:
+                count += int(fields["Threads"])
+        except (OSError, KeyError, ValueError, IndexError):
+            continue
+    return count
 
 
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels run under bubblewrap (see the module docstring)."""
 
     sandbox_memory_bytes = Integer(4 * 1024**3, help="Address-space limit of the kernel (bytes); 0 for none").tag(config=True)
+    sandbox_pids = Integer(limits.PIDS, help="Processes the kernel's tree may have").tag(config=True)
+    sandbox_cgroup_memory_bytes = Integer(limits.MEMORY_BYTES, help="Memory of the kernel's tree (bytes, cgroup)").tag(config=True)
     extra_read_only = List(Unicode(), help="More folders the kernel may read").tag(config=True)
 
     def __init__(self, scratch: bool = False, **kwargs):
@@ -94,6 +126,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.transport = "ipc"
         self.connection_file = os.path.join(self._shared, "kernel.json")
         self.ip = os.path.join(self._shared, "ipc")
+        self._confinement: limits.Confinement | None = None
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw):
         if not available():
@@ -101,15 +134,21 @@ class SandboxedKernelManager(AsyncKernelManager):
         workdir = self.scratch or str(Path(kw.get("cwd") or os.getcwd()).resolve())
         if self.scratch:
             kw["cwd"] = self.scratch
-        prefix = bwrap_prefix(workdir, self._shared, self.sandbox_memory_bytes)
+        if self._confinement is None:
+            self._confinement = limits.Confinement.create(self.sandbox_pids, self.sandbox_cgroup_memory_bytes)
+        prefix = bwrap_prefix(workdir, self._shared, self.sandbox_memory_bytes, self._confinement, self.sandbox_pids)
+        at = prefix.index(BWRAP) + 1
         for folder in self.extra_read_only:
-            prefix[1:1] = ["--ro-bind", folder, folder]
+            prefix[at:at] = ["--ro-bind", folder, folder]
         kw["env"] = {}
         return await super()._async_launch_kernel(prefix + kernel_cmd, **kw)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
         if not restart:
+            if self._confinement is not None:
+                self._confinement.close()
+                self._confinement = None
             shutil.rmtree(self._shared, ignore_errors=True)
             if self.scratch:
                 shutil.rmtree(self.scratch, ignore_errors=True)

@@ -8,6 +8,7 @@ grader's environment. Every attempt must fail, and honest answers must still cou
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 
@@ -127,3 +128,100 @@ def test_escapes_fail_and_honest_answers_still_count(tmp_path, grader):
     printed = json.dumps([c.get("outputs", []) for c in graded_nb.cells])
     assert "ENV" in printed, "the environment probe did not run"
     assert "INFRAPREP_DB" not in printed and "gradebook.db" not in printed
+
+
+def _sandboxed(tmp_path, code: str, confinement=None, timeout: float = 60) -> str:
+    """Run ``code`` with the sandbox's Python inside the sandbox; its stdout."""
+    import subprocess
+    import sys
+
+    work, shared = tmp_path / "work", tmp_path / "shared"
+    work.mkdir()
+    shared.mkdir()
+    prefix = sandbox.bwrap_prefix(str(work), str(shared), 4 * 1024**3, confinement)
+    done = subprocess.run(prefix + [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.skipif(not sandbox.available(), reason="bubblewrap cannot run here; `make test` installs it (see README)")
+def test_student_code_runs_as_nobody_without_capabilities(tmp_path):
+    out = _sandboxed(tmp_path, "import os\n"
+                     "caps = {l.split(':')[0]: l.split()[1] for l in open('/proc/self/status') if l.startswith('Cap')}\n"
+                     "print(os.getuid(), os.getgid(), caps['CapEff'], caps['CapBnd'])\n"
+                     "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                     "print('userns' if libc.unshare(0x10000000) == 0 else 'no userns')\n")  # CLONE_NEWUSER
+    uid, gid, effective, bounding, userns = out.split()[:5]
+    assert (uid, gid) == ("65534", "65534")
+    assert int(effective, 16) == 0 and int(bounding, 16) == 0, out
+    assert out.split("\n")[1] == "no userns"
+
+
+FORKS = """
+import os, time
+children = []
+for _ in range(1000):          # bounded: never more than 1,000 children, whatever the limit
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(30)
+        os._exit(0)
+    children.append(pid)
+print(len(children))
+for pid in children:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+"""
+
+
+@pytest.mark.skipif(not sandbox.available(), reason="bubblewrap cannot run here; `make test` installs it (see README)")
+def test_process_count_is_limited(tmp_path):
+    from infraprep.grading import limits
+
+    confinement = limits.Confinement.create(pids=64, memory_bytes=0)
+    if confinement is None and os.geteuid() == 0:
+        pytest.fail("running as root but no cgroup could be made: root has no process limit in the sandbox")
+    try:
+        started = int(_sandboxed(tmp_path, FORKS, confinement, timeout=120))
+    finally:
+        if confinement is not None:
+            confinement.close()
+    limit = 64 if confinement is not None else limits.PIDS
+    assert 0 < started < limit, f"{started} processes started; the limit is {limit}"
+
+
+MEMORY = """
+chunks = []
+try:
+    for _ in range(12):                      # bounded: at most 12 x 256 MiB = 3 GiB
+        chunks.append(bytearray(256 * 1024**2))
+except MemoryError:
+    pass
+print(len(chunks))
+"""
+
+
+@pytest.mark.skipif(not sandbox.available(), reason="bubblewrap cannot run here; `make test` installs it (see README)")
+def test_memory_is_limited(tmp_path):
+    import subprocess
+    import sys
+
+    from infraprep.grading import limits
+
+    confinement = limits.Confinement.create(pids=64, memory_bytes=1024**3)
+    work, shared = tmp_path / "work", tmp_path / "shared"
+    work.mkdir()
+    shared.mkdir()
+    try:
+        prefix = sandbox.bwrap_prefix(str(work), str(shared), 2 * 1024**3, confinement)
+        done = subprocess.run(prefix + [sys.executable, "-c", MEMORY], capture_output=True, text=True, timeout=120)
+    finally:
+        if confinement is not None:
+            confinement.close()
+    # either the address-space limit raised MemoryError, or the cgroup's OOM killer ended the process
+    if done.returncode == 0:
+        assert int(done.stdout) < 8, f"{done.stdout} x 256 MiB allocated under a 2 GiB limit"
+    else:
+        assert done.returncode in (-9, 137), done.stderr[-2000:]
