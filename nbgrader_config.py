@@ -15,9 +15,11 @@ import os
 
 from infraprep.grading.judge import JudgedExecute
 from infraprep.grading.preprocessors import StripHiddenTests
+from infraprep.grading.tamper import RestoreGradedCells
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
-    AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
+    OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
 )
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
@@ -41,6 +43,13 @@ c.Execute.interrupt_on_timeout = True
 # A slow cell must not abort the whole notebook: wait longer for its last output and carry on.
 c.Execute.iopub_timeout = 15
 c.Execute.raise_on_iopub_timeout = False
+
+# Tampered graded cells (deleted, stripped of metadata, duplicated, retyped, points changed) are put
+# back from the gradebook and flagged for the report (infraprep/grading/tamper.py): nbgrader's list,
+# with RestoreGradedCells first after the outputs are cleared.
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, RestoreGradedCells, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
+]
 
 # Hidden tests are judged in the grader's process, never in the student's kernel
 # (infraprep/grading/judge.py): nbgrader's own list, with Execute replaced.

@@ -34,8 +34,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import flags
 from .course import Course
 from .executors import DaskExecutor, LocalExecutor
+
+MAX_NOTEBOOK_BYTES = 20 * 1024**2   # a submitted notebook larger than this is reported, not graded
 
 
 @dataclass
@@ -115,7 +118,9 @@ class _LentGradebook:
         return getattr(self._gb, name)
 
 
-_LENDING = ("overwritecells", "overwritekernelspec", "saveautogrades", "latesubmissions")
+_LENDING = tuple(f"nbgrader.preprocessors.{name}" for name in
+                 ("overwritecells", "overwritekernelspec", "saveautogrades", "latesubmissions")) + (
+    "infraprep.grading.tamper",)
 
 
 @contextmanager
@@ -123,7 +128,7 @@ def _lend(gradebook):
     import importlib
 
     view = _LentGradebook(gradebook)
-    modules = [importlib.import_module(f"nbgrader.preprocessors.{name}") for name in _LENDING]
+    modules = [importlib.import_module(name) for name in _LENDING]
     saved = [module.Gradebook for module in modules]
     for module in modules:
         module.Gradebook = lambda *args, **kwargs: view
@@ -239,9 +244,26 @@ class Coordinator:
 
     def _problem(self, gb, student, lesson, notebook, kind, message) -> None:
         self._zero(gb, student, lesson, notebook)
-        problem = Problem(student, lesson, notebook, kind, message)
+        self._report(Problem(student, lesson, notebook, kind, message))
+
+    def _report(self, problem: Problem) -> None:
+        """Log a problem and keep it for the report (autograded/.infraprep-problems.json)."""
         self.summary.problems.append(problem)
         self.log(f"PROBLEM {problem}")
+        self._set_problem(f"{problem.student}/{problem.lesson}/{problem.notebook}",
+                          {"kind": problem.kind, "message": problem.message})
+
+    def _set_problem(self, key: str, value: dict | None) -> None:
+        cd = self.course.coursedir
+        folder = Path(cd.root) / cd.autograded_directory
+        problems = flags.load_problems(folder)
+        if value is None and key not in problems:
+            return
+        if value is None:
+            del problems[key]
+        else:
+            problems[key] = value
+        flags.save_problems(folder, problems)
 
     def _init_submission(self, gb, student: str, lesson: str, notebooks: list[str]) -> None:
         """nbgrader's Autograde.init_assignment: student, submission and timestamp, files copied."""
@@ -302,6 +324,11 @@ class Coordinator:
             else:
                 self._problem(gb, student, lesson, notebook, "missing notebook", f"no {notebook}.ipynb submitted")
             return None
+        size = path.stat().st_size
+        if size > MAX_NOTEBOOK_BYTES:
+            self._problem(gb, student, lesson, notebook, "too large",
+                          f"{path.name} is {size / 1024**2:.1f} MB; the limit is {MAX_NOTEBOOK_BYTES / 1024**2:.0f} MB")
+            return None
         raw = path.read_bytes()
         if not raw.strip():
             self._problem(gb, student, lesson, notebook, "empty file", f"{path.name} is empty")
@@ -347,8 +374,7 @@ class Coordinator:
                 self._init_submission(gb, student, lesson, notebooks)
             except Exception as exc:
                 for notebook in notebooks:
-                    self.summary.problems.append(Problem(student, lesson, notebook, "cannot be graded",
-                                                         f"{type(exc).__name__}: {exc}"[:300]))
+                    self._report(Problem(student, lesson, notebook, "cannot be graded", f"{type(exc).__name__}: {exc}"[:300]))
                     bar.update(1)
                 continue
             for notebook in notebooks:
@@ -392,10 +418,8 @@ class Coordinator:
                 if students is not None and student not in students:
                     continue
                 if lesson not in expected:  # a stray folder must not stop the cohort
-                    problem = Problem(student, lesson, "-", "unknown lesson",
-                                      f"submitted/{student}/{lesson} is not an assignment in the gradebook")
-                    self.summary.problems.append(problem)
-                    self.log(f"PROBLEM {problem}")
+                    self._report(Problem(student, lesson, "-", "unknown lesson",
+                                         f"submitted/{student}/{lesson} is not an assignment in the gradebook"))
                     continue
                 if not force and self._done(student, lesson, expected[lesson]):
                     self.summary.skipped += len(expected[lesson])
@@ -428,6 +452,7 @@ class Coordinator:
         if result["ok"]:
             try:
                 self._save(gb, student, lesson, notebook, result["nb"], resources)
+                self._set_problem(key, None)
                 self.summary.graded += 1
                 return
             except KeyboardInterrupt:

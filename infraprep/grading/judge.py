@@ -16,6 +16,12 @@ replaces nbgrader's ``Execute`` in ``Autograde.autograde_preprocessors``:
 
 A failed check becomes an error output on the cell (one line: the check's message),
 which nbgrader's ``SaveAutoGrades`` scores as zero, exactly as a failing assert would.
+
+Runaway code is contained cell by cell, so the rest of a notebook is still graded: a kernel that
+dies (``os._exit``, ``exit()``, a crash, a memory kill) is restarted, the cells that ran well before
+are replayed, and grading goes on with the next cell (at most :attr:`JudgedExecute.max_restarts`
+times); a cell that prints more than :attr:`JudgedExecute.max_output_chars` has the rest of its
+output dropped; both, and timeouts, are flagged for the report (:mod:`infraprep.grading.flags`).
 """
 
 from __future__ import annotations
@@ -26,15 +32,18 @@ import base64
 import builtins
 import pickle
 import secrets
+import time
 from typing import Any
 
 import nbformat
+from jupyter_core.utils import ensure_async
+from nbclient.exceptions import DeadKernelError
 from nbclient.util import run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Enum, Float
+from traitlets import Enum, Float, Integer
 
-from . import kernelcodec
+from . import flags, kernelcodec
 from .cells import has_hidden, is_setup_cell, is_test_cell, nbgrader_meta, split_hidden
 
 
@@ -156,6 +165,9 @@ class JudgedExecute(Execute):
         "warns loudly where it does not; 'required' refuses to grade without it; 'off' never uses it."
     )).tag(config=True)
 
+    max_restarts = Integer(3, help="Kernel restarts allowed in one notebook before the rest is left unrun").tag(config=True)
+    max_output_chars = Integer(1_000_000, help="Output characters kept per cell; the rest is dropped").tag(config=True)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         from . import sandbox
@@ -178,12 +190,92 @@ class JudgedExecute(Execute):
             trusted = TrustedCells.from_gradebook(info["db_url"], info["assignment"], info["notebook"])
         self._trusted = trusted
         self._setup_namespace: dict[str, Any] | None = None
+        self._ran_well: list[int] = []      # cells that ran without error: replayed after a restart
+        self._restarts = 0
+        self._output_chars: dict[int, int] = {}
         resources.setdefault("infraprep", {})["sandboxed"] = self.sandboxed
         nb.metadata.setdefault("infraprep", {})["sandboxed"] = self.sandboxed
         return super().preprocess(nb, resources, *args, **kwargs)
 
     # ------------------------------------------------------------------ execution
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if cell.get("cell_type") != "code" or not cell.get("source", "").strip():
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if self._restarts > self.max_restarts:
+            cell.outputs = [_error_output("KernelDied", "not run: the kernel died too often in this notebook")]
+            return cell
+        started = time.monotonic()
+        try:
+            self._asked_exit = False
+            await self._execute_judged(cell, cell_index, execution_count, store_history)
+            if self._asked_exit or not await ensure_async(self.km.is_alive()):
+                raise DeadKernelError("the kernel exited, or died while the tests called the answer")
+        except DeadKernelError:
+            self.nb.cells[cell_index] = cell
+            flags.add(self.nb, flags.KERNEL_DIED, nbgrader_meta(cell).get("grade_id") or f"cell {cell_index + 1}",
+                      "the kernel died in this cell; it was restarted and the rest of the notebook graded")
+            cell.outputs.append(_error_output("KernelDied", "the kernel died while running this cell"))
+            await self._recover(cell_index)
+            return cell
+        timeout = self._get_timeout(cell)
+        if timeout and time.monotonic() - started >= timeout:
+            flags.add(self.nb, flags.TIMEOUT, nbgrader_meta(cell).get("grade_id") or f"cell {cell_index + 1}",
+                      f"stopped after the {timeout} s time limit")
+        elif not _failed(cell) and not is_test_cell(cell):
+            self._ran_well.append(cell_index)
+        return cell
+
+    async def _recover(self, cell_index: int) -> None:
+        """Restart a dead kernel and replay the cells that ran well before ``cell_index``."""
+        self._restarts += 1
+        if self._restarts > self.max_restarts:
+            return
+        if self.kc is not None:
+            self.kc.stop_channels()
+        await ensure_async(self.km.restart_kernel(now=True))
+        self.kc = await self.async_start_new_kernel_client()
+        kept = {}
+        try:
+            for index in list(self._ran_well):
+                if index >= cell_index:
+                    break
+                kept[index] = self.nb.cells[index]
+                replay = nbformat.v4.new_code_cell(kept[index].source)
+                await Execute.async_execute_cell(self, replay, index, store_history=False)
+        except DeadKernelError:
+            self._restarts += 1
+            if self._restarts <= self.max_restarts:
+                await ensure_async(self.km.restart_kernel(now=True))
+                self.kc = await self.async_start_new_kernel_client()
+        finally:
+            for index, original in kept.items():  # nbclient stores each executed cell at its index
+                self.nb.cells[index] = original
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        payload = (kwargs.get("execute_reply") or {}).get("content", {}).get("payload") or []
+        if any(isinstance(p, dict) and p.get("source") == "ask_exit" for p in payload):
+            self._asked_exit = True  # exit() / quit(): the kernel shuts down after its reply
+
+    def output(self, outs, msg, display_id, cell_index):
+        """nbclient's output handling, with at most ``max_output_chars`` kept per cell."""
+        content = msg.get("content", {})
+        size = len(content.get("text", "")) + sum(len(str(v)) for v in (content.get("data") or {}).values())
+        size += sum(len(line) for line in content.get("traceback", []) or [])
+        used = self._output_chars.get(cell_index, 0)
+        if used > self.max_output_chars:
+            return None
+        self._output_chars[cell_index] = used + size
+        if used + size > self.max_output_chars:
+            cell = self.nb.cells[cell_index]
+            flags.add(self.nb, flags.OUTPUT_TRUNCATED, nbgrader_meta(cell).get("grade_id") or f"cell {cell_index + 1}",
+                      f"more than {self.max_output_chars:,} characters of output; the rest was dropped")
+            outs.append(nbformat.v4.new_output("stream", name="stdout",
+                                               text=f"\n... output truncated after {self.max_output_chars:,} characters ...\n"))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    async def _execute_judged(self, cell, cell_index, execution_count=None, store_history=True):
         grade_id = nbgrader_meta(cell).get("grade_id")
         trusted = self._trusted.tests.get(grade_id) if is_test_cell(cell) else None
         if trusted is None or not has_hidden(trusted):
