@@ -142,3 +142,9 @@ def test_tampering_is_restored_and_flagged_and_dead_kernels_restarted(tmp_path, 
     loud = b.read(course / "autograded" / "loud" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     kept = sum(len(o.get("text", "")) for c in loud.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert kept < 1_500_000, f"{kept} characters of output kept"
+    if grader == "infraprep":  # the instructor's report names each student with what was found
+        b.infraprep(course, "report", "-o", str(tmp_path / "report"))
+        page = (tmp_path / "report" / "report.html").read_text()
+        for student, (_, _, expected_flags) in CASES.items():
+            for kind in expected_flags:
+                assert f"<td>{student}</td><td>{ASSIGNMENT}</td><td>{kind}</td>" in page, (student, kind)

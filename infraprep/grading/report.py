@@ -1,7 +1,9 @@
 """A cohort report: an HTML page with charts (PNG files beside it) an instructor reads after grading.
 
-Score distribution per lesson, per-question success rate (which questions the cohort misses), and
-submissions missing and late per lesson. Everything is read from the gradebook and the submissions.
+Score distribution per lesson, per-question success rate (which questions the cohort misses),
+submissions missing and late per lesson, and every flag the grader raised, by student: tampered cells
+restored, kernels that died, timeouts, notebooks that could not be graded, grading without the sandbox
+(:mod:`.flags`). Everything is read from the gradebook, the submissions and the autograded notebooks.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import flags as grading_flags
 from .course import Course
 from .exchange import status
 
@@ -121,15 +124,28 @@ def report(course: Course, out_dir: str | Path) -> Path:
             f"<td>{esc(', '.join(stats.missing.get(lesson, [])) or '-')}</td>"
             f"<td>{esc(', '.join(stats.late.get(lesson, [])) or '-')}</td>"
             f"<td>{esc(', '.join(f'{q} ({100 * r:.0f}%)' for q, r in hardest) or '-')}</td></tr>")
+    cd = course.coursedir
+    raised = grading_flags.collect(cd.root, cd.autograded_directory)
+    flag_rows = "".join(
+        f"<tr><td>{esc(f.student)}</td><td>{esc(f.lesson)}</td><td>{esc(f.kind)}</td><td>{esc(f.cell or '-')}</td>"
+        f"<td>{esc(f.message)}</td></tr>" for f in raised)
+    unsandboxed = sorted({f.student for f in raised if f.kind == grading_flags.UNSANDBOXED})
+    warning = (f'<p class="warn">Graded WITHOUT the sandbox for: {esc(", ".join(unsandboxed))}. Student code ran with '
+               "the grader's rights; install bubblewrap and regrade.</p>") if unsandboxed else ""
+    flags_html = (f"<h2>Flags ({len(raised)})</h2>{warning}<table><tr><th>student</th><th>lesson</th><th>flag</th>"
+                  f"<th>cell or file</th><th>what happened</th></tr>{flag_rows}</table>") if raised else \
+        "<h2>Flags</h2><p>None: no tampering, runaway code or unreadable submissions were found.</p>"
     figures = "\n".join(f'<figure><img src="{esc(name)}" alt="{esc(title)}"><figcaption>{esc(title)}</figcaption></figure>'
                         for name, title in charts)
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Cohort report: {esc(course.course_id)}</title>
 <style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}img{{max-width:100%}}</style></head>
+td,th{{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}}img{{max-width:100%}}
+.warn{{color:#b00;font-weight:bold}}</style></head>
 <body><h1>Cohort report: {esc(course.course_id)}</h1>
 <table><tr><th>lesson</th><th>submissions</th><th>mean score</th><th>missing</th><th>late</th><th>most missed questions</th></tr>
 {''.join(rows)}</table>
+{flags_html}
 {figures}
 </body></html>
 """
