@@ -9,6 +9,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8888
 PYTEST_WORKERS ?= auto
+UV_VERSION := 0.13.9
 CHROMIUM ?= /usr/bin/chromium
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 export PATH := $(BIN):$(PATH)
@@ -24,6 +25,8 @@ help:
 	@echo "make student-mode     back to the learner's view (the default)"
 	@echo "make bench            time every notebook (benchmarks/)"
 	@echo "make bench-autograde  stock nbgrader autograde vs infraprep autograde on a synthetic cohort"
+	@echo "make hub ROSTER=roster.csv COHORT=NAME   set up and start a JupyterHub for a cohort (as root; deploy/)"
+	@echo "make test-hub         the end-to-end cohort cycle on a real JupyterHub with real Unix users (as root)"
 	@echo "make cohort-demo      play a small cohort end to end (roster, release, submit, collect, grade, report)"
 	@echo "make browser-deps     install Debian's chromium for the browser tests (as root; make test runs it)"
 	@echo "make screenshots      run the browser tests and copy their screenshots into docs/"
@@ -39,8 +42,10 @@ $(BIN)/python:
 	  fi; \
 	fi
 
+# uv installs the pinned requirements several times faster than pip (pip is the fallback)
 $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION) && $(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt \
+	  || $(BIN)/python -m pip install --quiet -r requirements.txt
 	@$(MAKE) --no-print-directory student-mode
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
 	@cp deploy/jupyterlab-overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
@@ -70,11 +75,11 @@ instructor-mode: setup
 	@$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.course_list >/dev/null
 	@echo "nbgrader: instructor tools on (formgrader, create assignment, course list)"
 
-test: setup system-deps
-	$(MAKE) --no-print-directory test-unit test-notebooks test-browser
+test: setup system-deps hub-deps
+	$(MAKE) --no-print-directory test-unit test-notebooks test-browser test-hub
 
 test-unit: setup
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests --ignore=tests/browser
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests --ignore=tests/browser --ignore=tests/hub
 
 test-notebooks: setup
 	INFRAPREP_HOME=$$(mktemp -d) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --nbval-lax -p no:cacheprovider notebooks source
@@ -130,6 +135,8 @@ postgres-deps:
 	fi
 
 system-deps: postgres-deps
+
+include deploy/hub.mk
 
 release: setup
 	@for dir in source/*/; do a=$$(basename $$dir); \

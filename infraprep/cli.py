@@ -7,6 +7,7 @@
     infraprep feedback [LESSON ...] [--cohort NAME]
     infraprep export [--output grades.csv] [--cohort NAME]
     infraprep report [--output report/] [--cohort NAME]
+    infraprep hub setup --roster roster.csv --cohort NAME [--db URL] [--start]   (as root; also: hub start|stop|status)
 
 Without ``--cohort`` the commands work on the nbgrader course directory itself (``--course``,
 default: the current folder), like nbgrader's own commands.
@@ -57,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o", type=Path, default=Path("grades.csv"))
     report = sub.add_parser("report", parents=[common], help="an HTML report with charts")
     report.add_argument("--output", "-o", type=Path, default=Path("report"))
+
+    from .hub import add_parser as add_hub_parser
+
+    add_hub_parser(sub)
     return parser
 
 
@@ -64,6 +69,10 @@ def _run(args) -> int:
     from .grading import cohort as cohorts
     from .grading.roster import RosterError
 
+    if args.command == "hub":
+        from .hub import main as hub_main
+
+        return hub_main(args)
     if args.command == "cohort":
         if args.action == "list":
             for name in cohorts.cohorts(args.course):
