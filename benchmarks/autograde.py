@@ -103,7 +103,11 @@ def main() -> int:
     print(f"scores: {compared - disagree}/{compared} honest submissions identical; "
           f"not-JSON files: stock errors, infraprep reports them and scores zero ({'yes' if zeroed else 'NO'})")
     print(f"stock nbgrader autograde: {total} notebooks in {stock_s:.1f} s = {total / stock_s:.2f} notebooks/s")
-    print(f"infraprep autograde ({args.workers} workers): {total} notebooks in {ours_s:.1f} s = {total / ours_s:.2f} notebooks/s")
+    from infraprep.grading import forkserver
+
+    kernels = "a fork server per worker" if forkserver.available() else "a warm kernel pool per worker"
+    print(f"infraprep autograde ({args.workers} workers, {kernels}): {total} notebooks in {ours_s:.1f} s "
+          f"= {total / ours_s:.2f} notebooks/s")
     print(f"ratio: {stock_s / ours_s:.2f}x")
     if not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)

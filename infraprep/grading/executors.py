@@ -4,11 +4,17 @@ The coordinator sends *payloads* (a sanitized notebook as JSON, nbgrader's resou
 course's settings and the preprocessors to run: its Execute and what follows it up to the first
 gradebook writer) and gets back the executed notebook. An executor never writes the gradebook.
 
-Each worker keeps one kernel warming while it runs the current notebook (:class:`KernelPool`):
-starting a kernel is most of the cost of grading a notebook here, so the next kernel starts as soon
-as the current one is taken. Every notebook still runs in a kernel of its own, started fresh; the
-warm kernel has already imported the modules the assignments import (into ``sys.modules`` only,
-never into the notebook's namespace) and is moved to the submission's folder before the first cell.
+Starting a kernel is most of the cost of grading a notebook, and almost all of it is importing
+(ipykernel, IPython, numpy, pandas, the course package). Each worker pays it once:
+
+- where the sandbox works, a worker keeps a fork server (:class:`.forkserver.ForkServer`): one
+  long-lived, sandboxed process that has imported all of that and forks a new kernel for every
+  notebook, then kills everything the notebook started and wipes the sandbox before the next one;
+- elsewhere (or with ``INFRAPREP_FORKSERVER=0``) it keeps one kernel warming while it runs the current
+  notebook (:class:`KernelPool`): the next kernel starts as soon as the current one is taken.
+
+Either way every notebook runs in a kernel of its own, started fresh, whose namespace is new (what
+was imported ahead is in ``sys.modules`` only), in a fresh folder holding a copy of the submission's files.
 
 Two executors: :class:`LocalExecutor` (worker processes on this machine) and
 :class:`DaskExecutor` (workers of a ``dask.distributed`` cluster, ``--scheduler ADDRESS``).
@@ -22,6 +28,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import traceback
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -128,7 +135,37 @@ def _warm_class(execute_cls):
                 {"async_start_new_kernel_client": async_start_new_kernel_client, "workdir": None})
 
 
-def execute_payload(payload: dict, pool: KernelPool | None = None) -> dict:
+def make_kernels(warm_modules: Iterable[str] = ()):
+    """A worker's kernel source: a started fork server where it can run, else a :class:`KernelPool`."""
+    from . import forkserver
+
+    if forkserver.available():
+        try:
+            return forkserver.ForkServer(preload=warm_modules).start()
+        except Exception:  # noqa: BLE001 - e.g. no room for another sandbox: the pool still works
+            pass
+    return KernelPool(warm_modules)
+
+
+def _execute_forked(server, cls, config, nb, resources, kernel_name, warm):
+    """Run ``cls`` (the course's Execute) on a kernel forked by ``server``, then reset the sandbox."""
+    from .forkserver import ZygoteDied
+
+    try:
+        server.ensure(warm)
+    except ZygoteDied:
+        server.ensure(warm)  # one more try: a zygote that failed to start once
+    km = server.kernel_manager(kernel_name)
+    executor = cls(config=config)
+    try:
+        return executor.preprocess(nb, resources, km=km)
+    finally:
+        if executor.kc is not None:
+            executor.kc.stop_channels()
+        server.finish(km)
+
+
+def execute_payload(payload: dict, pool=None) -> dict:
     """Run one sanitized notebook through the executor's share of the course's autograde
     preprocessors (nbgrader's: Execute, IgnorePattern, ClearMetadata, LimitOutput), with the
     course's settings. Returns ``{"key", "ok", "nb"}`` or ``{"key", "ok": False, "kind", "message"}``."""
@@ -144,8 +181,11 @@ def execute_payload(payload: dict, pool: KernelPool | None = None) -> dict:
         nb = nbformat.reads(payload["nb"], as_version=4)
         resources = payload["resources"]
         kernel_name = nb.metadata.get("kernelspec", {}).get("name", "python3")
+        forked = pool is not None and hasattr(pool, "kernel_manager") and pool.supports(kernel_name)
         for cls in payload["preprocessors"]:
-            if isinstance(cls, type) and issubclass(cls, Execute):
+            if forked and isinstance(cls, type) and issubclass(cls, Execute):
+                nb, resources = _execute_forked(pool, cls, config, nb, resources, kernel_name, payload.get("warm", ()))
+            elif isinstance(cls, type) and issubclass(cls, Execute):
                 km = pool.take(kernel_name, payload.get("warm", ())) if pool is not None else None
                 executor = _warm_class(cls)(config=config)
                 executor.workdir = resources["metadata"]["path"]
@@ -173,9 +213,10 @@ def execute_payload(payload: dict, pool: KernelPool | None = None) -> dict:
 def _worker_main(conn, warm_modules) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when to stop
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
-    pool = KernelPool(warm_modules)
+    pool = make_kernels(warm_modules)
     try:
-        pool.prestart()
+        if isinstance(pool, KernelPool):
+            pool.prestart()
         while True:
             try:
                 payload = conn.recv()
@@ -207,6 +248,9 @@ class LocalExecutor:
         self.name = f"{self.n} local worker process{'es' if self.n > 1 else ''}"
 
     def run(self, payloads: Iterable[dict]) -> Iterator[dict]:
+        from . import fastpaths
+
+        fastpaths.install()  # this runs in the coordinator: its nbgrader metadata checks, cheaper
         ctx = mp.get_context("spawn")
         workers = [_Worker(ctx, self.warm_modules) for _ in range(self.n)]
         source = iter(payloads)
@@ -261,15 +305,18 @@ class LocalExecutor:
 
 # ---------------------------------------------------------------- dask.distributed
 
-_DASK_POOL: KernelPool | None = None
+_DASK_POOL = None  # a Dask worker's fork server (or KernelPool), made once and kept between tasks
+_DASK_LOCK = threading.Lock()
 
 
 def dask_execute(payload: dict) -> dict:
-    """Run on a Dask worker: the worker's kernel pool is made once and kept between tasks."""
+    """Run on a Dask worker: the worker's fork server (or kernel pool) is made once and kept between tasks."""
     global _DASK_POOL
-    if _DASK_POOL is None:
-        _DASK_POOL = KernelPool(payload.get("warm", ()))
-    return execute_payload(payload, _DASK_POOL)
+    with _DASK_LOCK:  # one notebook at a time per worker process, whatever its thread count
+        if _DASK_POOL is None:
+            _DASK_POOL = make_kernels(payload.get("warm", ()))
+            atexit.register(_DASK_POOL.close)
+        return execute_payload(payload, _DASK_POOL)
 
 
 class DaskExecutor:
@@ -284,6 +331,10 @@ class DaskExecutor:
         import uuid
 
         from distributed import Client, as_completed
+
+        from . import fastpaths
+
+        fastpaths.install()  # this runs in the coordinator: its nbgrader metadata checks, cheaper
 
         with Client(self.address, timeout="30s") as client:
             workers = max(1, len(client.scheduler_info().get("workers", {})))
