@@ -12,7 +12,7 @@ import time
 import pytest
 
 import builders as b
-from infraprep.grading import sandbox
+from infraprep.grading import flags, sandbox
 
 LESSON = "01-roles"
 WRONG = {"q1": 'q1 = "A"', "q8": "q8 = 285", "q11": "q11 = 61_440_000",
@@ -83,7 +83,7 @@ def test_bad_input_is_reported_zeroed_and_never_stops_the_cohort(tmp_path):
     # the wrecker is graded like anyone else (zero for the question it spoiled). Unsandboxed, it
     # takes its worker down and must be reported and zeroed.
     sandboxed = sandbox.available()
-    broken = [("a-notjson", "not a notebook"), ("b-empty", "empty file"), ("c-killer", "kernel died"),
+    broken = [("a-notjson", "not a notebook"), ("b-empty", "empty file"),
               ("g-misnamed", "wrong notebook name")] + ([] if sandboxed else [("e-wrecker", "kernel died")])
     for student, kind in broken:
         assert f"{student} / {LESSON} / {LESSON}: {kind}" in out, (student, out)
@@ -91,6 +91,8 @@ def test_bad_input_is_reported_zeroed_and_never_stops_the_cohort(tmp_path):
     assert "d-fine / 01-rolez / -: unknown lesson" in out
     assert f"d-fine / {LESSON}" not in out and "f-fine" not in out
     assert f"{len(broken) + 1} problem(s)" in out and f"autograded {7 - len(broken)} notebook(s)" in out
+    reported = {(f.student, f.kind) for f in flags.collect(course)}  # kept for the report
+    assert all(item in reported for item in broken), reported
 
     tests = b.test_cells(b.source_nb(LESSON))
     got = b.scores(course, LESSON)
@@ -99,6 +101,10 @@ def test_bad_input_is_reported_zeroed_and_never_stops_the_cohort(tmp_path):
         assert got[student] == {t: 0.0 for t in tests}, f"{student} must get zero, not nothing"
     if sandboxed:
         assert got["e-wrecker"] == {t: (0.0 if t == "q3_tests" else p) for t, p in tests.items()}
+    # a kernel that kills itself is restarted: that question scores zero, the rest is graded, and it is flagged
+    assert got["c-killer"] == {t: (0.0 if t == "q2_tests" else p) for t, p in tests.items()}
+    assert any(f.student == "c-killer" and f.kind == flags.KERNEL_DIED and f.cell == "q2"
+               for f in flags.collect(course)), flags.collect(course)
     # the progress bar: notebooks done of the total, and a rate
     assert "autograde" in run.stderr and "7/7" in run.stderr and "nb/s" in run.stderr
 

@@ -316,6 +316,9 @@ class Coordinator:
 
         folder = self.course.path("submitted", student, lesson)
         path = folder / f"{notebook}.ipynb"
+        if path.exists() and not path.is_file():
+            self._problem(gb, student, lesson, notebook, "not a notebook", f"{path.name} is not a file")
+            return None
         if not path.exists():
             others = sorted(p.name for p in folder.glob("*.ipynb"))
             if others:
