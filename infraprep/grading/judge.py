@@ -331,10 +331,11 @@ class JudgedExecute(Execute):
         namespace = self._namespace()
         try:
             names = [n for n in free_names(hidden) if n not in namespace]
-            for name in names:
-                tree = self._kernel("_fetch", name)
-                if tree is None:
-                    return _error_output("GradingError", f"{grade_id}: your answer could not be read from the notebook")
+            fetched = self._kernel("_fetch_many", names) if names else {"t": "many", "v": []}
+            pairs = fetched.get("v") if type(fetched) is dict and fetched.get("t") == "many" else None
+            if type(pairs) is not list or [type(p) is list and len(p) == 2 and p[0] for p in pairs] != names:
+                return _error_output("GradingError", f"{grade_id}: your answer could not be read from the notebook")
+            for name, tree in pairs:
                 if type(tree) is dict and tree.get("t") == "callable":
                     namespace[name] = KernelFunction(self, name)
                 else:
