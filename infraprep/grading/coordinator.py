@@ -170,6 +170,19 @@ def imported_modules(notebooks: list[Path]) -> set[str]:
     return names
 
 
+def _malformed(nb) -> str:
+    """Why a parsed notebook cannot be run ('' if it can): cells must be objects with a known type and text."""
+    cells = nb.get("cells")
+    if not isinstance(cells, list):
+        return "it has no list of cells"
+    for number, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            return f"cell {number} is not a code, markdown or raw cell"
+        if not isinstance(cell.get("source", ""), str):
+            return f"cell {number} has a source that is not text"
+    return ""
+
+
 class Coordinator:
     def __init__(self, course: Course, roster: dict | None = None, progress: bool = True, log=None):
         self.course = course
@@ -284,7 +297,8 @@ class Coordinator:
         else:
             gb.update_or_create_submission(lesson, student)
         dest.mkdir(parents=True, exist_ok=True)
-        copies = [(f, src) for f in find_all_files(str(src), cd.ignore + ["*.ipynb"])]
+        # a symbolic link is never followed: it could point at course files (flagged by RestoreGradedCells)
+        copies = [(f, src) for f in find_all_files(str(src), cd.ignore + ["*.ipynb"]) if not os.path.islink(f)]
         source = Path(cd.format_path(cd.source_directory, ".", lesson))
         exclude = {str(source / x) for x in self._autograde_cfg("exclude_overwriting", {}).get(lesson, [])}
         copies += [(f, source) for f in find_all_files(str(source), cd.ignore + ["*.ipynb"]) if f not in exclude]
@@ -316,8 +330,9 @@ class Coordinator:
 
         folder = self.course.path("submitted", student, lesson)
         path = folder / f"{notebook}.ipynb"
-        if path.exists() and not path.is_file():
-            self._problem(gb, student, lesson, notebook, "not a notebook", f"{path.name} is not a file")
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            what = "a symbolic link" if path.is_symlink() else "not a file"
+            self._problem(gb, student, lesson, notebook, "not a notebook", f"{path.name} is {what}")
             return None
         if not path.exists():
             others = sorted(p.name for p in folder.glob("*.ipynb"))
@@ -340,6 +355,10 @@ class Coordinator:
             nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
         except Exception as exc:
             self._problem(gb, student, lesson, notebook, "not a notebook", f"{type(exc).__name__}: {exc}"[:300])
+            return None
+        malformed = _malformed(nb)
+        if malformed:
+            self._problem(gb, student, lesson, notebook, "not a notebook", malformed)
             return None
         resources = self._resources(student, lesson, notebook)
         try:

@@ -20,7 +20,7 @@ which nbgrader's ``SaveAutoGrades`` scores as zero, exactly as a failing assert 
 Runaway code is contained cell by cell, so the rest of a notebook is still graded: a kernel that
 dies (``os._exit``, ``exit()``, a crash, a memory kill) is restarted, the cells that ran well before
 are replayed, and grading goes on with the next cell (at most :attr:`JudgedExecute.max_restarts`
-times); a cell that prints more than :attr:`JudgedExecute.max_output_chars` has the rest of its
+times), and so is a kernel after a cell that hit the time limit; a cell that prints more than :attr:`JudgedExecute.max_output_chars` has the rest of its
 output dropped; both, and timeouts, are flagged for the report (:mod:`infraprep.grading.flags`).
 """
 
@@ -221,6 +221,9 @@ class JudgedExecute(Execute):
         if timeout and time.monotonic() - started >= timeout:
             flags.add(self.nb, flags.TIMEOUT, nbgrader_meta(cell).get("grade_id") or f"cell {cell_index + 1}",
                       f"stopped after the {timeout} s time limit")
+            # the interrupt may not have stopped it (a loop that ignores SIGINT, a kernel that closed its
+            # sockets): start a fresh kernel with the cells that ran well, so later cells are not stuck behind it
+            await self._recover(cell_index)
         elif not _failed(cell) and not is_test_cell(cell):
             self._ran_well.append(cell_index)
         return cell

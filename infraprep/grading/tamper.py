@@ -113,6 +113,10 @@ class RestoreGradedCells(NbGraderPreprocessor):
                 notebooks = [n.name for n in gb.find_assignment(info["assignment"]).notebooks]
         except MissingEntry:
             return nb, resources
+        cd = self._coursedir()
+        submitted = Path(cd.format_path(cd.submitted_directory, info.get("student", "."), info["assignment"]))
+        if (submitted / f"{info['notebook']}.ipynb").is_symlink():
+            raise ValueError(f"{info['notebook']}.ipynb is a symbolic link, not a notebook: not graded")
         self._formats(nb, original)
         self._restore(nb, original)
         self._extra_files(nb, resources, notebooks)
@@ -142,48 +146,58 @@ class RestoreGradedCells(NbGraderPreprocessor):
             flags.add(nb, flags.OTHER_KERNEL, "", f"kernel {kernel!r} in the submission; graded with {original.kernel!r}")
 
     def _restore(self, nb, original: _Original) -> None:
-        kept: dict[str, int] = {}
-        by_cell_id = {}
+        """Find each original cell (by its cell id first, then by the grade id it claims), restore it, and
+        put back what is missing. A cell id cannot be faked into a second original: ids are matched once."""
+        by_cell_id = {cid: gid for gid, cid in original.cell_ids.items()}
+        for cell in nb.cells:
+            if not isinstance(cell.get("metadata"), dict):
+                cell["metadata"] = nbformat.NotebookNode()
+        identity: dict[int, str] = {}
         for index, cell in enumerate(nb.cells):
+            gid = by_cell_id.get(cell.get("id"))
+            if gid and gid not in identity.values():
+                identity[index] = gid
+        for index, cell in enumerate(nb.cells):
+            if index in identity:
+                continue
             meta = _meta(cell)
-            gid = meta.get("grade_id")
-            if cell.get("id"):
-                by_cell_id.setdefault(cell["id"], index)
-            if not gid and not any(meta.get(k) for k in _TRACKED):
+            claimed = meta.get("grade_id")
+            if not claimed and not any(meta.get(k) for k in _TRACKED):
                 continue
-            if gid not in original.cells:
-                cell.metadata.pop("nbgrader", None)
-                flags.add(nb, flags.UNKNOWN_ID, str(gid or ""), "nbgrader metadata that is not the instructor's was removed; the cell ran as ordinary code")
+            if claimed in original.cells and claimed not in identity.values():
+                identity[index] = claimed
                 continue
-            if gid in kept:
-                cell.metadata.pop("nbgrader", None)
-                flags.add(nb, flags.DUPLICATE_ID, gid, "a second cell carried this grade id; the first one was graded")
-                continue
-            kept[gid] = index
-            self._check(nb, cell, gid, original)
-        # missing cells: metadata stripped (found again by cell id) or deleted (put back)
-        for gid in original.order:
-            if gid in kept:
-                continue
-            index = by_cell_id.get(original.cell_ids.get(gid, "\0"))
-            if index is not None and not _meta(nb.cells[index]).get("grade_id"):
-                cell = nb.cells[index]
-                cell.metadata["nbgrader"] = original.expected_meta(gid)
-                flags.add(nb, flags.STRIPPED_METADATA, gid, "the cell's nbgrader metadata was removed; restored")
-                self._check(nb, cell, gid, original, report_meta=False)
-                kept[gid] = index
+            cell.metadata.pop("nbgrader", None)
+            if claimed in original.cells:
+                flags.add(nb, flags.DUPLICATE_ID, claimed, "a second cell carried this grade id; the first one was graded")
+            else:
+                flags.add(nb, flags.UNKNOWN_ID, str(claimed or ""),
+                          "nbgrader metadata that is not the instructor's was removed; the cell ran as ordinary code")
+        for index in sorted(identity):
+            gid, cell = identity[index], nb.cells[index]
+            claimed = _meta(cell).get("grade_id")
+            if claimed != gid:
+                how = "removed" if not claimed else f"changed (it claimed {claimed!r})"
+                flags.add(nb, flags.STRIPPED_METADATA, gid, f"the cell's nbgrader metadata was {how}; restored")
+            self._check(nb, cell, gid, original, report_meta=claimed == gid)
+        for gid in original.order:  # deleted: put back where it was
+            if gid in identity.values():
                 continue
             position = self._position(nb, gid, original)
             nb.cells.insert(position, original.blank(gid))
             what = "answer cell (put back unanswered)" if gid in original.solutions else "cell (put back from the gradebook)"
             flags.add(nb, flags.DELETED_CELL, gid, f"this {what} was missing from the submission")
-            kept = {g: (i + 1 if i >= position else i) for g, i in kept.items()}
-            kept[gid] = position
+            identity = {(i + 1 if i >= position else i): g for i, g in identity.items()}
+            identity[position] = gid
 
     def _check(self, nb, cell, gid: str, original: _Original, report_meta: bool = True) -> None:
         meta = _meta(cell)
         expected = original.expected_meta(gid)
-        if gid in original.points and float(meta.get("points") or 0) != original.points[gid]:
+        try:
+            points = float(meta.get("points") or 0)
+        except (TypeError, ValueError):
+            points = None
+        if gid in original.points and points != original.points[gid]:
             flags.add(nb, flags.CHANGED_POINTS, gid,
                       f"points changed to {meta.get('points')}; graded out of {original.points[gid]:g}")
         if report_meta and any(bool(meta.get(k)) != bool(expected.get(k)) for k in ("grade", "solution", "locked")):
@@ -218,22 +232,39 @@ class RestoreGradedCells(NbGraderPreprocessor):
         return 0
 
     def _extra_files(self, nb, resources, notebooks: list[str]) -> None:
-        folder = (resources.get("metadata") or {}).get("path")
+        """Flag files submitted beyond the assignment's own, from the student's submitted folder; a
+        symbolic link is flagged and its copy removed from the autograded folder (it may point at
+        course files, which must not reach the kernel)."""
         info = resources["nbgrader"]
-        if not folder or not os.path.isdir(folder):
-            return
         cd = self._coursedir()
-        own = {f"{name}.ipynb" for name in notebooks} | {"timestamp.txt"}
         try:
+            submitted = Path(cd.format_path(cd.submitted_directory, info["student"], info["assignment"]))
+            autograded = Path(cd.format_path(cd.autograded_directory, info["student"], info["assignment"]))
             source = Path(cd.format_path(cd.source_directory, ".", info["assignment"]))
-            own |= {str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()}
         except Exception:
-            pass
+            return
+        if not submitted.is_dir():
+            return
+        own = {f"{name}.ipynb" for name in notebooks} | {"timestamp.txt"}
+        if source.is_dir():
+            own |= {str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()}
         ignore = list(cd.ignore) + [".*"]
-        for root, dirs, files in os.walk(folder):
-            dirs[:] = [d for d in dirs if not any(fnmatch.fnmatch(d, pattern) for pattern in ignore)]
-            for name in files:
-                rel = os.path.relpath(os.path.join(root, name), folder)
-                if rel in own or any(fnmatch.fnmatch(name, pattern) for pattern in ignore):
+        for root, dirs, files in os.walk(submitted):
+            for name in [d for d in dirs if os.path.islink(os.path.join(root, d))] + files:
+                path = os.path.join(root, name)
+                rel = os.path.relpath(path, submitted)
+                if os.path.islink(path):
+                    flags.add(nb, flags.EXTRA_FILE, rel, "a symbolic link was submitted; it was not given to the kernel")
+                    copied = autograded / rel
+                    if copied.is_symlink() or copied.is_file():
+                        copied.unlink()
+                    elif copied.is_dir():
+                        import shutil
+
+                        shutil.rmtree(copied, ignore_errors=True)
+                    continue
+                if name in dirs or rel in own or any(fnmatch.fnmatch(name, pattern) for pattern in ignore):
                     continue
                 flags.add(nb, flags.EXTRA_FILE, rel, "a file that is not part of the assignment was submitted")
+            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))
+                       and not any(fnmatch.fnmatch(d, pattern) for pattern in ignore)]
