@@ -15,7 +15,7 @@ LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup lab instructor-mode student-mode test test-unit test-notebooks test-browser browser-deps sandbox-deps system-deps screenshots postgres-deps release landing bench bench-autograde cohort-demo clean
+.PHONY: help setup lab instructor-mode student-mode test test-core test-unit test-notebooks test-browser browser-deps sandbox-deps system-deps screenshots postgres-deps release landing bench bench-autograde cohort-demo clean
 
 help:
 	@echo "make lab              set up .venv and open the course in JupyterLab"
@@ -75,8 +75,14 @@ instructor-mode: setup
 	@$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.course_list >/dev/null
 	@echo "nbgrader: instructor tools on (formgrader, create assignment, course list)"
 
+# The hub test mostly waits (installs, servers starting), so it runs beside the CPU-bound suites;
+# the browser tests run last, alone (they time what a learner sees).
 test: setup system-deps hub-deps
-	$(MAKE) --no-print-directory test-unit test-notebooks test-browser test-hub
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-core test-hub
+	$(MAKE) --no-print-directory test-browser
+
+test-core: setup
+	$(MAKE) --no-print-directory test-unit test-notebooks
 
 test-unit: setup
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests --ignore=tests/browser --ignore=tests/hub

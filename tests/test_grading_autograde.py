@@ -111,7 +111,11 @@ def test_bad_input_is_reported_zeroed_and_never_stops_the_cohort(tmp_path):
 
 @pytest.mark.roundtrip
 def test_interrupted_autograde_finishes_on_rerun_without_grading_twice(tmp_path):
-    students = {f"s{i:02d}": b.submission(LESSON, "all" if i % 2 else ()) for i in range(8)}
+    # every notebook takes at least a second (a slow answer), so the interrupt lands part-way through
+    right = b.submission(LESSON, "all").cells
+    q1 = next(c.source for c in right if b.grade_id(c) == "q1")
+    students = {f"s{i:02d}": b.submission(LESSON, "all" if i % 2 else (), replace={
+        "q1": "import time\ntime.sleep(1.5)\n" + (q1 if i % 2 else "")}) for i in range(8)}
     course = make_course(tmp_path, students)
     env = b.nbgrader_env(course)
     proc = subprocess.Popen([str(b.BIN / "infraprep"), "autograde", "--workers", "1", "--no-progress"], cwd=course,
