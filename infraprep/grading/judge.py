@@ -18,10 +18,11 @@ A failed check becomes an error output on the cell (one line: the check's messag
 which nbgrader's ``SaveAutoGrades`` scores as zero, exactly as a failing assert would.
 
 Runaway code is contained cell by cell, so the rest of a notebook is still graded: a kernel that
-dies (``os._exit``, ``exit()``, a crash, a memory kill) is restarted, the cells that ran well before
-are replayed, and grading goes on with the next cell (at most :attr:`JudgedExecute.max_restarts`
-times), and so is a kernel after a cell that hit the time limit; a cell that prints more than :attr:`JudgedExecute.max_output_chars` has the rest of its
-output dropped; both, and timeouts, are flagged for the report (:mod:`infraprep.grading.flags`).
+dies (``os._exit``, ``exit()``, a crash, a memory kill) or that a cell kept past the time limit is
+restarted, the cells that ran well before are replayed, and grading goes on with the next cell (at
+most :attr:`JudgedExecute.max_restarts` times a notebook); a cell that prints more than
+:attr:`JudgedExecute.max_output_chars` has the rest of its output dropped. Each case is flagged for
+the report (:mod:`infraprep.grading.flags`).
 """
 
 from __future__ import annotations
@@ -109,6 +110,11 @@ def free_names(code: str) -> list[str]:
 
 def _error_output(ename: str, evalue: str) -> NotebookNode:
     return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def _where(cell: NotebookNode, index: int) -> str:
+    """How a flag names a cell: its grade id, else its position."""
+    return nbgrader_meta(cell).get("grade_id") or f"cell {index + 1}"
 
 
 def _failed(cell: NotebookNode) -> bool:
@@ -212,14 +218,14 @@ class JudgedExecute(Execute):
                 raise DeadKernelError("the kernel exited, or died while the tests called the answer")
         except DeadKernelError:
             self.nb.cells[cell_index] = cell
-            flags.add(self.nb, flags.KERNEL_DIED, nbgrader_meta(cell).get("grade_id") or f"cell {cell_index + 1}",
+            flags.add(self.nb, flags.KERNEL_DIED, _where(cell, cell_index),
                       "the kernel died in this cell; it was restarted and the rest of the notebook graded")
             cell.outputs.append(_error_output("KernelDied", "the kernel died while running this cell"))
             await self._recover(cell_index)
             return cell
         timeout = self._get_timeout(cell)
         if timeout and time.monotonic() - started >= timeout:
-            flags.add(self.nb, flags.TIMEOUT, nbgrader_meta(cell).get("grade_id") or f"cell {cell_index + 1}",
+            flags.add(self.nb, flags.TIMEOUT, _where(cell, cell_index),
                       f"stopped after the {timeout} s time limit")
             # the interrupt may not have stopped it (a loop that ignores SIGINT, a kernel that closed its
             # sockets): start a fresh kernel with the cells that ran well, so later cells are not stuck behind it
@@ -230,13 +236,8 @@ class JudgedExecute(Execute):
 
     async def _recover(self, cell_index: int) -> None:
         """Restart a dead kernel and replay the cells that ran well before ``cell_index``."""
-        self._restarts += 1
-        if self._restarts > self.max_restarts:
+        if not await self._restart_kernel():
             return
-        if self.kc is not None:
-            self.kc.stop_channels()
-        await ensure_async(self.km.restart_kernel(now=True))
-        self.kc = await self.async_start_new_kernel_client()
         kept = {}
         try:
             for index in list(self._ran_well):
@@ -246,13 +247,21 @@ class JudgedExecute(Execute):
                 replay = nbformat.v4.new_code_cell(kept[index].source)
                 await Execute.async_execute_cell(self, replay, index, store_history=False)
         except DeadKernelError:
-            self._restarts += 1
-            if self._restarts <= self.max_restarts:
-                await ensure_async(self.km.restart_kernel(now=True))
-                self.kc = await self.async_start_new_kernel_client()
+            await self._restart_kernel()
         finally:
             for index, original in kept.items():  # nbclient stores each executed cell at its index
                 self.nb.cells[index] = original
+
+    async def _restart_kernel(self) -> bool:
+        """A fresh kernel and client, counted against ``max_restarts``; False once they are used up."""
+        self._restarts += 1
+        if self._restarts > self.max_restarts:
+            return False
+        if self.kc is not None:
+            self.kc.stop_channels()
+        await ensure_async(self.km.restart_kernel(now=True))
+        self.kc = await self.async_start_new_kernel_client()
+        return True
 
     def on_cell_executed(self, **kwargs):
         super().on_cell_executed(**kwargs)
@@ -271,7 +280,7 @@ class JudgedExecute(Execute):
         self._output_chars[cell_index] = used + size
         if used + size > self.max_output_chars:
             cell = self.nb.cells[cell_index]
-            flags.add(self.nb, flags.OUTPUT_TRUNCATED, nbgrader_meta(cell).get("grade_id") or f"cell {cell_index + 1}",
+            flags.add(self.nb, flags.OUTPUT_TRUNCATED, _where(cell, cell_index),
                       f"more than {self.max_output_chars:,} characters of output; the rest was dropped")
             outs.append(nbformat.v4.new_output("stream", name="stdout",
                                                text=f"\n... output truncated after {self.max_output_chars:,} characters ...\n"))

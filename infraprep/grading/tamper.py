@@ -18,7 +18,9 @@ the source notebook (their order and cell ids):
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -33,6 +35,19 @@ _TRACKED = ("grade", "solution", "locked", "task")
 
 def _meta(cell) -> dict:
     return (cell.get("metadata") or {}).get("nbgrader") or {}
+
+
+def _read_notebook(path: Path):
+    """The instructor's source notebook (None if unreadable); read once while it stays unchanged."""
+    try:
+        return _read_cached(str(path), path.stat().st_mtime_ns)
+    except Exception:
+        return None
+
+
+@functools.lru_cache(maxsize=32)
+def _read_cached(path: str, mtime_ns: int):
+    return nbformat.read(path, as_version=4)  # only read from (see _Original), so safe to share
 
 
 def _released(source: str) -> list[str]:
@@ -107,34 +122,37 @@ class RestoreGradedCells(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
+        folders = self._folders(info)
+        source_nb = _read_notebook(folders[2] / f"{info['notebook']}.ipynb") if folders else None
         try:
             with Gradebook(info["db_url"]) as gb:
-                original = _Original(gb.find_notebook(info["notebook"], info["assignment"]), self._source_nb(info))
+                original = _Original(gb.find_notebook(info["notebook"], info["assignment"]), source_nb)
                 notebooks = [n.name for n in gb.find_assignment(info["assignment"]).notebooks]
         except MissingEntry:
             return nb, resources
-        cd = self._coursedir()
-        submitted = Path(cd.format_path(cd.submitted_directory, info.get("student", "."), info["assignment"]))
-        if (submitted / f"{info['notebook']}.ipynb").is_symlink():
+        if folders and (folders[0] / f"{info['notebook']}.ipynb").is_symlink():
             raise ValueError(f"{info['notebook']}.ipynb is a symbolic link, not a notebook: not graded")
         self._formats(nb, original)
         self._restore(nb, original)
-        self._extra_files(nb, resources, notebooks)
+        if folders:
+            self._extra_files(nb, *folders, notebooks)
         return nb, resources
 
     # ------------------------------------------------------------------ where the originals are
-    def _coursedir(self):
+    def _folders(self, info) -> tuple[Path, Path, Path, list[str]] | None:
+        """The student's submitted and autograded folders, the assignment's source folder, and the
+        file patterns the course ignores (hidden files too)."""
         from nbgrader.coursedir import CourseDirectory
 
-        return CourseDirectory(config=self.config)
-
-    def _source_nb(self, info):
         try:
-            cd = self._coursedir()
-            path = Path(cd.format_path(cd.source_directory, ".", info["assignment"])) / f"{info['notebook']}.ipynb"
-            return nbformat.read(str(path), as_version=4)
+            cd = CourseDirectory(config=self.config)
+            submitted, autograded, source = (Path(cd.format_path(folder, student, info["assignment"]))
+                                             for folder, student in ((cd.submitted_directory, info["student"]),
+                                                                     (cd.autograded_directory, info["student"]),
+                                                                     (cd.source_directory, ".")))
         except Exception:
             return None
+        return submitted, autograded, source, list(cd.ignore) + [".*"]
 
     # ------------------------------------------------------------------ checks
     def _formats(self, nb, original: _Original) -> None:
@@ -231,24 +249,16 @@ class RestoreGradedCells(NbGraderPreprocessor):
                 return at[previous] + 1
         return 0
 
-    def _extra_files(self, nb, resources, notebooks: list[str]) -> None:
+    def _extra_files(self, nb, submitted: Path, autograded: Path, source: Path, ignore: list[str],
+                     notebooks: list[str]) -> None:
         """Flag files submitted beyond the assignment's own, from the student's submitted folder; a
         symbolic link is flagged and its copy removed from the autograded folder (it may point at
         course files, which must not reach the kernel)."""
-        info = resources["nbgrader"]
-        cd = self._coursedir()
-        try:
-            submitted = Path(cd.format_path(cd.submitted_directory, info["student"], info["assignment"]))
-            autograded = Path(cd.format_path(cd.autograded_directory, info["student"], info["assignment"]))
-            source = Path(cd.format_path(cd.source_directory, ".", info["assignment"]))
-        except Exception:
-            return
         if not submitted.is_dir():
             return
         own = {f"{name}.ipynb" for name in notebooks} | {"timestamp.txt"}
         if source.is_dir():
             own |= {str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()}
-        ignore = list(cd.ignore) + [".*"]
         for root, dirs, files in os.walk(submitted):
             for name in [d for d in dirs if os.path.islink(os.path.join(root, d))] + files:
                 path = os.path.join(root, name)
@@ -259,8 +269,6 @@ class RestoreGradedCells(NbGraderPreprocessor):
                     if copied.is_symlink() or copied.is_file():
                         copied.unlink()
                     elif copied.is_dir():
-                        import shutil
-
                         shutil.rmtree(copied, ignore_errors=True)
                     continue
                 if name in dirs or rel in own or any(fnmatch.fnmatch(name, pattern) for pattern in ignore):
