@@ -93,6 +93,25 @@ def _student_python() -> list[str]:
     pytest.fail(f"no Python {version} that another account may run (install Debian's python{version})")
 
 
+def _open_passage(*paths: Path) -> dict[Path, int]:
+    """Let other accounts pass through (search, not list) every folder above ``paths``: a clone under a
+    private folder (``mktemp -d`` makes them 0700) would hide this venv from the students. Returns the
+    modes changed, for :func:`_close_passage`."""
+    changed: dict[Path, int] = {}
+    for path in paths:
+        for folder in path.resolve().parents:
+            mode = stat.S_IMODE(folder.stat().st_mode)
+            if not mode & stat.S_IXOTH and folder not in changed:
+                changed[folder] = mode
+                folder.chmod(mode | stat.S_IXOTH)
+    return changed
+
+
+def _close_passage(changed: dict[Path, int]) -> None:
+    for folder, mode in changed.items():
+        folder.chmod(mode)
+
+
 def _as(user: str, home: Path, *args: str) -> dict:
     env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
     proc = subprocess.run([shutil.which("runuser") or "/usr/sbin/runuser", "-u", user, "--", *_student_python(), *args], env=env,
@@ -127,6 +146,9 @@ def test_students_cannot_reach_each_others_submissions_or_feedback(tmp_path):
     nbformat.write(b.submission(LESSON), str(answers["bruno"]))
     for path in answers.values():
         path.chmod(0o644)
+    import sysconfig
+
+    passage = _open_passage(Path(sysconfig.get_paths()["purelib"]), b.ROOT)
     try:
         for student, user in users.items():
             _user(user, homes[student])
@@ -149,6 +171,7 @@ def test_students_cannot_reach_each_others_submissions_or_feedback(tmp_path):
         assert theirs != own
         assert seen["texts"] == [own], "a student fetches their own feedback and nobody else's"
     finally:
+        _close_passage(passage)
         for user in users.values():
             subprocess.run(["userdel", user], capture_output=True)
         shutil.rmtree(shared, ignore_errors=True)
