@@ -48,10 +48,57 @@ def test_objects_that_pretend_arrive_as_foreign_values_and_are_refused():
         ck.number("Q1", decoded, 1.0)
 
 
-def test_the_grader_reads_only_lines_with_its_nonce_and_takes_the_last():
-    text = 'noise\n@@n@@{"t": "int", "v": "1"}\n@@other@@{"t": "int", "v": "2"}\n@@n@@{"t": "int", "v": "3"}\n'
-    assert kernelcodec.decode(kernelcodec.parse_emitted(text, "@@n@@")) == 3
-    assert kernelcodec.parse_emitted("nothing here", "@@n@@") is None
+def _evaluate_in_fake_kernel(expression: str, user_ns: dict) -> dict:
+    """What ipykernel does with a user expression: evaluate it in the user's namespace, return its repr."""
+
+    class Shell:
+        pass
+
+    shell = Shell()
+    shell.user_ns = user_ns
+    try:
+        value = eval(expression, {"get_ipython": lambda: shell, "__builtins__": __builtins__}, user_ns)
+    except Exception as exc:
+        return {"status": "error", "ename": type(exc).__name__}
+    return {"status": "ok", "data": {"text/plain": repr(value)}, "metadata": {}}
+
+
+def test_a_user_expression_brings_back_the_learners_names_as_tagged_data():
+    user_ns = {"q1": 42, "frame": pd.DataFrame({"a": [1]}), "f": lambda x: x * 2}
+    expression = kernelcodec.expression("_fetch_many", "@@n@@", ["q1", "f", "nope"])
+    payload = kernelcodec.parse_expression(_evaluate_in_fake_kernel(expression, user_ns), "@@n@@")
+    assert payload["t"] == "many"
+    names = {name: tree for name, tree in payload["v"]}
+    assert kernelcodec.decode(names["q1"]) == 42
+    assert names["f"]["t"] == "callable" and names["nope"] == {"t": "missing"}
+    assert "_enc" not in user_ns and "__infraprep_result" not in user_ns  # the codec's names stay private
+
+
+def test_a_call_through_a_user_expression_returns_the_result_or_the_error_type():
+    import base64
+    import pickle
+
+    def boom(x):
+        raise ZeroDivisionError
+
+    user_ns = {"f": lambda x: x * 2, "boom": boom}
+    args = base64.b64encode(pickle.dumps((21,))).decode()
+    result = _evaluate_in_fake_kernel(kernelcodec.expression("_call", "@@n@@", "f", args), user_ns)
+    assert kernelcodec.decode(kernelcodec.parse_expression(result, "@@n@@")) == 42
+    result = _evaluate_in_fake_kernel(kernelcodec.expression("_call", "@@n@@", "boom", args), user_ns)
+    assert kernelcodec.parse_expression(result, "@@n@@") == {"t": "raised", "type": "ZeroDivisionError"}
+
+
+def test_the_grader_trusts_no_reply_without_its_nonce_and_evaluates_nothing():
+    ok = lambda text: {"status": "ok", "data": {"text/plain": text}}  # noqa: E731
+    assert kernelcodec.parse_expression(ok(repr('@@other@@{"t": "int", "v": "1"}')), "@@n@@") is None
+    assert kernelcodec.parse_expression(ok("__import__('os').system('true')"), "@@n@@") is None
+    assert kernelcodec.parse_expression(ok("12"), "@@n@@") is None
+    assert kernelcodec.parse_expression({"status": "error", "ename": "NameError"}, "@@n@@") is None
+    assert kernelcodec.parse_expression(ok(repr("@@n@@{not json")), "@@n@@") == {"t": "other", "type": "malformed"}
+    # IPython may print a long string as implicitly joined pieces: still one string
+    joined = "('@@n@@{\"t\": \"int\",'\n ' \"v\": \"3\"}')"
+    assert kernelcodec.decode(kernelcodec.parse_expression(ok(joined), "@@n@@")) == 3
     assert isinstance(kernelcodec.decode({"t": "int", "v": "x"}), kernelcodec.ForeignValue)
     with pytest.raises(kernelcodec.Missing):
         kernelcodec.decode({"t": "missing"})

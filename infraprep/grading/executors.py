@@ -117,6 +117,7 @@ def _warm_class(execute_cls):
     """The course's Execute (nbgrader's, or a subclass such as the course's JudgedExecute), able to
     run in an already-started kernel: moves it to the folder the notebook would have started in,
     silently (no output, no execution count)."""
+    from nbclient.util import run_sync
 
     async def async_start_new_kernel_client(self):
         kc = await execute_cls.async_start_new_kernel_client(self)
@@ -131,8 +132,10 @@ def _warm_class(execute_cls):
             await self.async_wait_for_reply(msg_id)
         return kc
 
+    # nbclient's synchronous wrapper is bound to the coroutine of the class that defined it: bind ours
     return type(f"Warm{execute_cls.__name__}", (execute_cls,),
-                {"async_start_new_kernel_client": async_start_new_kernel_client, "workdir": None})
+                {"async_start_new_kernel_client": async_start_new_kernel_client,
+                 "start_new_kernel_client": run_sync(async_start_new_kernel_client), "workdir": None})
 
 
 def make_kernels(warm_modules: Iterable[str] = ()):

@@ -112,6 +112,11 @@ def _error_output(ename: str, evalue: str) -> NotebookNode:
     return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
+def _nonce() -> str:
+    """A fresh tag for one reply: a kernel cannot guess it ahead, so it cannot forge a payload for it."""
+    return "@@infraprep-" + secrets.token_hex(12) + "@@"
+
+
 def _where(cell: NotebookNode, index: int) -> str:
     """How a flag names a cell: its grade id, else its position."""
     return nbgrader_meta(cell).get("grade_id") or f"cell {index + 1}"
@@ -174,6 +179,10 @@ class JudgedExecute(Execute):
     max_restarts = Integer(3, help="Kernel restarts allowed in one notebook before the rest is left unrun").tag(config=True)
     max_output_chars = Integer(1_000_000, help="Output characters kept per cell; the rest is dropped").tag(config=True)
 
+    _riding: dict = {}   # user expressions to add to the next request (a test cell's), while it is sent
+    _ridden: dict | None = None  # what they evaluated to, from that request's reply
+    _called = False      # the judge sent requests of its own during the current cell
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         from . import sandbox
@@ -199,6 +208,7 @@ class JudgedExecute(Execute):
         self._ran_well: list[int] = []      # cells that ran without error: replayed after a restart
         self._restarts = 0
         self._output_chars: dict[int, int] = {}
+        self._riding, self._ridden = {}, None
         resources.setdefault("infraprep", {})["sandboxed"] = self.sandboxed
         nb.metadata.setdefault("infraprep", {})["sandboxed"] = self.sandboxed
         return super().preprocess(nb, resources, *args, **kwargs)
@@ -212,9 +222,10 @@ class JudgedExecute(Execute):
             return cell
         started = time.monotonic()
         try:
-            self._asked_exit = False
+            self._asked_exit = self._called = False
             await self._execute_judged(cell, cell_index, execution_count, store_history)
-            if self._asked_exit or not await ensure_async(self.km.is_alive()):
+            # a cell's own reply shows the kernel alive; calls made for the hidden tests may have killed it
+            if self._asked_exit or (self._called and not await ensure_async(self.km.is_alive())):
                 raise DeadKernelError("the kernel exited, or died while the tests called the answer")
         except DeadKernelError:
             self.nb.cells[cell_index] = cell
@@ -265,9 +276,12 @@ class JudgedExecute(Execute):
 
     def on_cell_executed(self, **kwargs):
         super().on_cell_executed(**kwargs)
-        payload = (kwargs.get("execute_reply") or {}).get("content", {}).get("payload") or []
+        content = (kwargs.get("execute_reply") or {}).get("content", {})
+        payload = content.get("payload") or []
         if any(isinstance(p, dict) and p.get("source") == "ask_exit" for p in payload):
             self._asked_exit = True  # exit() / quit(): the kernel shuts down after its reply
+        if self._riding:
+            self._ridden = content.get("user_expressions") or {}
 
     def output(self, outs, msg, display_id, cell_index):
         """nbclient's output handling, with at most ``max_output_chars`` kept per cell."""
@@ -293,18 +307,27 @@ class JudgedExecute(Execute):
         if trusted is None or not has_hidden(trusted):
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         visible, hidden = split_hidden(trusted)
+        names = self._names_needed(hidden) if hidden.strip() else []
+        # the learner's names ride on the visible part's own request (a user expression, run after it)
+        nonce = _nonce()
+        ride = {"infraprep": kernelcodec.expression("_fetch_many", nonce, names)} if names else {}
         cell.source = visible
+        self._riding, self._ridden = ride, None
         try:
             await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         finally:
             cell.source = trusted
+            self._riding = {}
         if _failed(cell) or not hidden.strip():
             return cell
+        fetched = None
+        if names and self._ridden is not None:
+            fetched = kernelcodec.parse_expression(self._ridden.get("infraprep"), nonce)
         self._loop, self._index = asyncio.get_running_loop(), cell_index
         try:
-            verdict = await self._loop.run_in_executor(None, self._judge, grade_id, hidden)
+            verdict = await self._loop.run_in_executor(None, self._judge, grade_id, hidden, names, fetched)
         finally:
-            self.nb.cells[cell_index] = cell  # nbclient stores each executed cell, scratch ones too, at this index
+            self.nb.cells[cell_index] = cell  # nbclient stores each executed cell at its index
         if verdict is not None:
             cell.outputs.append(verdict)
         return cell
@@ -313,20 +336,41 @@ class JudgedExecute(Execute):
     # bind it again so the synchronous path (used by nbconvert's preprocess) runs ours.
     execute_cell = run_sync(async_execute_cell)
 
-    async def _run_snippet(self, code: str) -> str:
-        scratch = nbformat.v4.new_code_cell(code)
-        await Execute.async_execute_cell(self, scratch, self._index, store_history=False)
-        return "".join(o.get("text", "") for o in scratch.outputs if o.get("output_type") == "stream")
+    def _execute_request(self, code: str, **kwargs) -> str:
+        """The client's ``execute``, with the judge's user expressions added to a test cell's request."""
+        if self._riding:
+            kwargs["user_expressions"] = dict(kwargs.get("user_expressions") or {}, **self._riding)
+        return self._plain_execute(code, **kwargs)
 
-    def _kernel(self, entry: str, *args: str) -> Any:
+    async def async_start_new_kernel_client(self):
+        kc = await super().async_start_new_kernel_client()
+        self._plain_execute = kc.execute
+        kc.execute = self._execute_request
+        return kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)  # as for execute_cell above
+
+    async def _evaluate(self, expression: str) -> dict | None:
+        """Evaluate one user expression in the kernel: a silent request with no code, so no output and
+        no execution count; the result comes back in the reply. None if the kernel never answered
+        (after the cell time limit the kernel is interrupted, as nbclient does for a cell)."""
+        msg_id = self._plain_execute("", silent=True, store_history=False, stop_on_error=False,
+                                     user_expressions={"infraprep": expression})
+        reply = await self.async_wait_for_reply(msg_id)
+        if reply is None:
+            return None
+        content = reply.get("content") or {}
+        if any(isinstance(p, dict) and p.get("source") == "ask_exit" for p in content.get("payload") or []):
+            self._asked_exit = True
+        return (content.get("user_expressions") or {}).get("infraprep")
+
+    def _kernel(self, entry: str, *args: Any) -> Any:
         """Run a kernel-side entry point of the codec; return its tagged payload (or None)."""
-        nonce = "@@infraprep-" + secrets.token_hex(12) + "@@"
-        call = f"{entry}(__ns, {nonce!r}, " + ", ".join(repr(a) for a in args) + ")"
-        source = kernelcodec.KERNEL_CODE + "\n" + call
-        snippet = f"exec({source!r}, {{'__ns': get_ipython().user_ns}})"
-        future = asyncio.run_coroutine_threadsafe(self._run_snippet(snippet), self._loop)
-        text = future.result(timeout=self.judge_timeout)
-        return kernelcodec.parse_emitted(text, nonce)
+        nonce = _nonce()
+        expression = kernelcodec.expression(entry, nonce, *args)
+        self._called = True
+        future = asyncio.run_coroutine_threadsafe(self._evaluate(expression), self._loop)
+        return kernelcodec.parse_expression(future.result(timeout=self.judge_timeout), nonce)
 
     # ------------------------------------------------------------------ judging
     def _namespace(self) -> dict[str, Any]:
@@ -337,13 +381,21 @@ class JudgedExecute(Execute):
             self._setup_namespace = namespace
         return dict(self._setup_namespace)
 
-    def _judge(self, grade_id: str, hidden: str) -> NotebookNode | None:
+    def _names_needed(self, hidden: str) -> list[str]:
+        """The learner's names the hidden code reads (those the set-up cells do not define); [] if it does not parse."""
+        try:
+            namespace = self._namespace()
+            return [n for n in free_names(hidden) if n not in namespace]
+        except Exception:  # noqa: BLE001 - the judge reports it when it runs the hidden code
+            return []
+
+    def _judge(self, grade_id: str, hidden: str, names: list[str], fetched: Any = None) -> NotebookNode | None:
         from infraprep.checking import AnswerError
 
         namespace = self._namespace()
         try:
-            names = [n for n in free_names(hidden) if n not in namespace]
-            fetched = self._kernel("_fetch_many", names) if names else {"t": "many", "v": []}
+            if fetched is None:  # the ride failed (or was not taken): fetch on a request of its own
+                fetched = self._kernel("_fetch_many", names) if names else {"t": "many", "v": []}
             pairs = fetched.get("v") if type(fetched) is dict and fetched.get("t") == "many" else None
             if type(pairs) is not list or [type(p) is list and len(p) == 2 and p[0] for p in pairs] != names:
                 return _error_output("GradingError", f"{grade_id}: your answer could not be read from the notebook")

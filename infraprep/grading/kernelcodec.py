@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# Source executed in the kernel. It defines `_enc` and the two entry points used by
-# the judge: `_fetch(ns, nonce, name)`, `_fetch_many(ns, nonce, names)` (one round trip for
-# every name a hidden test reads) and `_call(ns, nonce, name, payload)`.
+# Source executed in the kernel. It defines `_enc` and the entry points used by the judge, each
+# returning its payload as one string, the nonce then JSON: `_fetch(ns, nonce, name)`,
+# `_fetch_many(ns, nonce, names)` (every name a hidden test reads, at once) and
+# `_call(ns, nonce, name, payload)`.
 KERNEL_CODE = r'''
 import base64 as _b64, json as _json, pickle as _pickle, sys as _sys
 
@@ -67,18 +68,16 @@ def _enc(value, budget, depth=0):
         return {"t": "callable", "type": kind.__name__}
     return {"t": "other", "type": kind.__name__}
 
-def _emit(nonce, payload):
-    _sys.stdout.write("\n" + nonce + _json.dumps(payload) + "\n")
-    _sys.stdout.flush()
+def _tag(nonce, payload):
+    return nonce + _json.dumps(payload)
 
 def _fetch(ns, nonce, name):
     if name not in ns:
-        _emit(nonce, {"t": "missing"})
-    else:
-        _emit(nonce, _enc(ns[name], [_LIMIT]))
+        return _tag(nonce, {"t": "missing"})
+    return _tag(nonce, _enc(ns[name], [_LIMIT]))
 
 def _fetch_many(ns, nonce, names):
-    _emit(nonce, {"t": "many", "v": [[n, _enc(ns[n], [_LIMIT]) if n in ns else {"t": "missing"}] for n in names]})
+    return _tag(nonce, {"t": "many", "v": [[n, _enc(ns[n], [_LIMIT]) if n in ns else {"t": "missing"}] for n in names]})
 
 def _call(ns, nonce, name, payload):
     func = ns.get(name)
@@ -86,10 +85,44 @@ def _call(ns, nonce, name, payload):
     try:
         result = func(*args)
     except BaseException as exc:
-        _emit(nonce, {"t": "raised", "type": type(exc).__name__})
-        return
-    _emit(nonce, _enc(result, [_LIMIT]))
+        return _tag(nonce, {"t": "raised", "type": type(exc).__name__})
+    return _tag(nonce, _enc(result, [_LIMIT]))
 '''
+
+
+def expression(entry: str, nonce: str, *args: str) -> str:
+    """A Python *expression* that runs ``KERNEL_CODE`` in a private namespace of the kernel (its only
+    handle on the learner's names is ``__ns``) and evaluates to the tagged payload of ``entry(__ns, nonce, *args)``.
+
+    The judge sends it as a Jupyter ``user_expressions`` entry, which the kernel evaluates after the
+    request's code has run and returns in the execute reply: no output, no extra cell."""
+    call = f"{entry}(__ns, {nonce!r}, " + ", ".join(repr(a) for a in args) + ")"
+    source = KERNEL_CODE + "\n__infraprep_result = " + call
+    return (f"(lambda __g: (exec({source!r}, __g), __g['__infraprep_result'])[1])"
+            "({'__ns': get_ipython().user_ns})")
+
+
+def parse_expression(result: Any, nonce: str) -> Any:
+    """The payload of a ``user_expressions`` result (``{"status", "data": {"text/plain": repr}}``) that
+    :func:`expression` made; None if it failed or does not carry ``nonce``. The text is the kernel's
+    ``repr`` of a string, read back with :func:`ast.literal_eval` (never evaluated)."""
+    import ast
+
+    if type(result) is not dict or result.get("status") != "ok":
+        return None
+    text = (result.get("data") or {}).get("text/plain")
+    if type(text) is not str:
+        return None
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if type(value) is not str or not value.startswith(nonce):
+        return None
+    try:
+        return json.loads(value[len(nonce):])
+    except ValueError:
+        return {"t": "other", "type": "malformed"}
 
 
 class ForeignValue:
@@ -169,15 +202,3 @@ def decode(tree: Any) -> Any:
     if tag == "missing":
         raise Missing()
     return foreign(str(tree.get("type", "object")))
-
-
-def parse_emitted(text: str, nonce: str) -> Any:
-    """The payload of the last line in ``text`` that starts with ``nonce`` (None if there is none)."""
-    found = None
-    for line in text.splitlines():
-        if line.startswith(nonce):
-            try:
-                found = json.loads(line[len(nonce):])
-            except ValueError:
-                found = {"t": "other", "type": "malformed"}
-    return found
