@@ -33,6 +33,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 from . import flags
 from .course import Course
@@ -85,25 +86,43 @@ def _hold_interrupts():
 
 class _DeferredCommits:
     """A session whose commits wait: nbgrader's preprocessors commit a cell at a time; the
-    coordinator commits once a notebook, so a notebook's grades are saved all together or not at all."""
+    coordinator commits once a notebook, so a notebook's grades are saved all together or not at all
+    (and in one batch: a query flushes what it needs first, the session being autoflushing)."""
 
     def __init__(self, session):
         self._session = session
 
     def commit(self) -> None:
-        self._session.flush()
+        pass
 
     def __getattr__(self, name):
         return getattr(self._session, name)
 
 
+def _plain_copy(row) -> SimpleNamespace:
+    """A row's columns as plain attributes: still readable after the session commits (an ORM object
+    would be expired by the commit and read again from the database at its next use)."""
+    from sqlalchemy import inspect as sa_inspect
+
+    return SimpleNamespace(**{attr.key: getattr(row, attr.key) for attr in sa_inspect(row).mapper.column_attrs})
+
+
 class _LentGradebook:
     """The coordinator's open gradebook, lent to nbgrader's preprocessors in place of the one each
-    would open a notebook (a new database engine every time): entering or leaving it does not close it."""
+    would open a notebook (a new database engine every time): entering or leaving it does not close it.
 
-    def __init__(self, gradebook):
+    nbgrader's preprocessors look up the assignment's cells one query at a time (``OverwriteCells``:
+    two a graded cell, every notebook) and a submission's grades and comments the same way
+    (``SaveAutoGrades``). Here the instructor's cells, which no preprocessor changes, are read once a
+    run and kept as plain copies (``reads``, shared by every lending); a submitted notebook's grades and
+    comments are read in one query each, the first time one is asked for. Anything not found that way
+    goes to nbgrader's own lookup, so what is missing raises nbgrader's ``MissingEntry`` as before."""
+
+    def __init__(self, gradebook, reads: dict | None = None):
         self._gb = gradebook
         self.db = _DeferredCommits(gradebook.db)
+        self._reads = {} if reads is None else reads
+        self._submitted: dict[tuple, tuple[dict, dict]] = {}
 
     def __enter__(self):
         return self
@@ -117,6 +136,48 @@ class _LentGradebook:
             return value.__get__(self)  # Gradebook's methods, running on this object's deferred session
         return getattr(self._gb, name)
 
+    def _instructors(self, kind: str, *key: str):
+        from nbgrader.api import Gradebook
+
+        if (kind, *key) not in self._reads:
+            self._reads[(kind, *key)] = _plain_copy(getattr(Gradebook, kind)(self, *key))
+        return self._reads[(kind, *key)]
+
+    def find_source_cell(self, name: str, notebook: str, assignment: str):
+        return self._instructors("find_source_cell", name, notebook, assignment)
+
+    def find_graded_cell(self, name: str, notebook: str, assignment: str):
+        return self._instructors("find_graded_cell", name, notebook, assignment)
+
+    def _submission(self, notebook: str, assignment: str, student: str) -> tuple[dict, dict]:
+        """(grades, comments) of one submitted notebook, by cell name."""
+        from nbgrader.api import BaseCell, Comment, Gradebook, Grade, MissingEntry
+
+        key = (notebook, assignment, student)
+        if key not in self._submitted:
+            try:
+                submitted = Gradebook.find_submission_notebook(self, notebook, assignment, student)
+            except MissingEntry:
+                self._submitted[key] = ({}, {})
+            else:
+                self._submitted[key] = tuple(
+                    {name: row for row, name in self.db.query(table, BaseCell.name)
+                     .join(BaseCell, BaseCell.id == table.cell_id).filter(table.notebook_id == submitted.id)}
+                    for table in (Grade, Comment))
+        return self._submitted[key]
+
+    def find_grade(self, grade_cell: str, notebook: str, assignment: str, student: str):
+        from nbgrader.api import Gradebook
+
+        found = self._submission(notebook, assignment, student)[0].get(grade_cell)
+        return found if found is not None else Gradebook.find_grade(self, grade_cell, notebook, assignment, student)
+
+    def find_comment(self, solution_cell: str, notebook: str, assignment: str, student: str):
+        from nbgrader.api import Gradebook
+
+        found = self._submission(notebook, assignment, student)[1].get(solution_cell)
+        return found if found is not None else Gradebook.find_comment(self, solution_cell, notebook, assignment, student)
+
 
 _LENDING = tuple(f"nbgrader.preprocessors.{name}" for name in
                  ("overwritecells", "overwritekernelspec", "saveautogrades", "latesubmissions")) + (
@@ -124,10 +185,10 @@ _LENDING = tuple(f"nbgrader.preprocessors.{name}" for name in
 
 
 @contextmanager
-def _lend(gradebook):
+def _lend(gradebook, reads: dict | None = None):
     import importlib
 
-    view = _LentGradebook(gradebook)
+    view = _LentGradebook(gradebook, reads)
     modules = [importlib.import_module(name) for name in _LENDING]
     saved = [module.Gradebook for module in modules]
     for module in modules:
@@ -193,6 +254,7 @@ class Coordinator:
         self.summary = AutogradeSummary()
         self._sanitized: dict[str, tuple[str, dict]] = {}
         self._trusted_cache: dict[tuple[str, str], dict] = {}
+        self._reads: dict = {}  # the instructor's cells, read once a run (see _LentGradebook)
         self.sanitize_pps, self.execute_pps, self.save_pps = self._split()
 
     # ------------------------------------------------------------------ the course's preprocessors
@@ -362,7 +424,7 @@ class Coordinator:
             return None
         resources = self._resources(student, lesson, notebook)
         try:
-            with _lend(gb):
+            with _lend(gb, self._reads):
                 for cls in self.sanitize_pps:
                     nb, resources = self._pp(cls)(nb, resources)
         except Exception as exc:
@@ -375,7 +437,7 @@ class Coordinator:
 
         nb = nbformat.reads(nb_json, as_version=4)
         with _hold_interrupts():
-            with _lend(gb):  # one commit: all of the notebook's grades, or none
+            with _lend(gb, self._reads):  # one commit: all of the notebook's grades, or none
                 for cls in self.save_pps:
                     nb, resources = self._pp(cls)(nb, resources)
             self._write(student, lesson, notebook, nbformat.writes(nb))
