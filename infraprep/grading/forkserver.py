@@ -29,6 +29,7 @@ Where bubblewrap cannot run, :func:`available` is False and the executors keep t
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -166,6 +167,9 @@ class _Zygote:
     def spawn(self, argv: list[str], cwd: str, env: dict) -> int:
         self.reap()
         r, w = os.pipe()
+        # what the zygote holds goes to the collector's permanent generation: a kernel's collections
+        # then never walk (and so never copy, page by page) the zygote's million objects
+        gc.freeze()
         pid = os.fork()
         if pid == 0:  # the child: becomes the notebook's kernel, never returns
             os.close(r)
@@ -438,6 +442,12 @@ def zygote_main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
     zygote = _Zygote(opts)
     zygote.preload(opts.get("preload", ()))
+    try:
+        from infraprep.grading import tracebacks
+
+        tracebacks.install()  # coloured tracebacks, the same text, at a third of the CPU
+    except Exception:  # noqa: BLE001 - the kernels still work, only slower at errors
+        pass
     for key, value in saved.items():  # the kernels' environment is the sandbox's, as for any kernel
         if value is None:
             os.environ.pop(key, None)
