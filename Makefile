@@ -15,7 +15,7 @@ LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup lab instructor-mode student-mode test test-core test-unit test-notebooks test-browser browser-deps sandbox-deps system-deps screenshots postgres-deps release landing bench bench-autograde cohort-demo clean
+.PHONY: help setup lab instructor-mode student-mode test test-core test-unit test-notebooks test-browser browser-deps sandbox-deps system-deps system-packages screenshots postgres-deps release landing bench bench-autograde cohort-demo clean
 
 help:
 	@echo "make lab              set up .venv and open the course in JupyterLab"
@@ -75,11 +75,10 @@ instructor-mode: setup
 	@$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.course_list >/dev/null
 	@echo "nbgrader: instructor tools on (formgrader, create assignment, course list)"
 
-# The hub test mostly waits (installs, servers starting), so it runs beside the CPU-bound suites;
-# the browser tests run last, alone (they time what a learner sees).
+# The hub and browser tests mostly wait (installs, servers starting, a browser rendering), so they run
+# beside the CPU-bound unit and notebook suites (measured: the browser suite took 3 CPU-minutes of its 7).
 test: setup system-deps hub-deps
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-core test-hub
-	$(MAKE) --no-print-directory test-browser
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-core test-hub test-browser
 
 test-core: setup
 	$(MAKE) --no-print-directory test-unit test-notebooks
@@ -121,7 +120,24 @@ sandbox-deps:
 	  echo "warning: bubblewrap is missing: grading runs student code UNSANDBOXED (sudo apt-get install bubblewrap)" >&2; \
 	fi
 
-system-deps: browser-deps sandbox-deps
+# Every Debian package the tests need, installed with one apt-get run (then each *-deps target finds its own).
+SYSTEM_PACKAGES := chromium:$(CHROMIUM) bubblewrap:bwrap postgresql:initdb python3-venv:ensurepip nodejs:node npm:npm passwd:useradd
+system-packages:
+	@missing=""; for pair in $(SYSTEM_PACKAGES); do pkg=$${pair%%:*}; probe=$${pair#*:}; \
+	  case $$probe in \
+	    /*) [ -x "$$probe" ] ;; \
+	    initdb) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null ;; \
+	    ensurepip) [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null ;; \
+	    *) command -v "$$probe" >/dev/null ;; \
+	  esac || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's$$missing for the tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+	    || echo "warning: apt-get could not install$$missing; the checks below say what is missing" >&2; \
+	fi
+
+system-deps: system-packages
+	@$(MAKE) --no-print-directory browser-deps sandbox-deps postgres-deps
 
 # Refresh the README's screenshots from the latest browser-test run.
 screenshots: test-browser
@@ -139,8 +155,6 @@ postgres-deps:
 	else \
 	  echo "error: PostgreSQL is missing; install it with: sudo apt-get install postgresql" >&2; exit 1; \
 	fi
-
-system-deps: postgres-deps
 
 include deploy/hub.mk
 
