@@ -24,9 +24,12 @@ ERRORS = [
 
 
 def _cell_names(text: str) -> str:
-    """Tracebacks name a cell by its execution count and a temporary file: the same error, run twice, differs there."""
+    """Tracebacks name a cell by its execution count and a temporary file, and a library file by a path
+    that IPython shortens to ``~/...`` under the kernel's home (the sandbox's home is /tmp): the same
+    error, run twice, differs only there."""
     text = re.sub(r"Cell In\[\d+\]", "Cell In[N]", text)
-    return re.sub(r"/tmp/ipykernel_\d+/\d+\.py", "CELL.py", text)
+    text = re.sub(r"/tmp/ipykernel_\d+/\d+\.py", "CELL.py", text)
+    return re.sub(r"[^\s\x1b]*/site-packages/", "SITE-PACKAGES/", text)
 
 
 def test_coloured_tracebacks_are_unchanged_character_for_character():
