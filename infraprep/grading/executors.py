@@ -214,6 +214,9 @@ def execute_payload(payload: dict, pool=None) -> dict:
 # ---------------------------------------------------------------- local worker processes
 
 def _worker_main(conn, warm_modules) -> None:
+    from . import fastpaths
+
+    fastpaths.skip_iri_grammars()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator decides when to stop
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
     pool = make_kernels(warm_modules)
@@ -315,6 +318,9 @@ _DASK_LOCK = threading.Lock()
 def dask_execute(payload: dict) -> dict:
     """Run on a Dask worker: the worker's fork server (or kernel pool) is made once and kept between tasks."""
     global _DASK_POOL
+    from . import fastpaths
+
+    fastpaths.skip_iri_grammars()  # if this worker has not loaded jsonschema yet
     with _DASK_LOCK:  # one notebook at a time per worker process, whatever its thread count
         if _DASK_POOL is None:
             _DASK_POOL = make_kernels(payload.get("warm", ()))

@@ -7,11 +7,18 @@ metaschema and builds a new validator, every time: about 0.2 s of CPU a notebook
 process that writes the gradebook. :func:`install` makes nbgrader's metadata module use a
 ``validate`` that checks each (unchanged) schema once and keeps its validator; what it accepts, what
 it rejects and the error it raises are those of ``jsonschema.validate``.
+
+Importing ``jsonschema`` (which nbformat does) also builds about 35 Earley parsers for the IRI
+grammar of ``rfc3987_syntax``, its optional checker of the ``iri`` string format: about 1.3 s of CPU
+in every process (python-jsonschema/jsonschema#1428). No notebook or nbgrader schema uses that
+format, so the grader's own processes (the ``infraprep`` command, its workers) skip it:
+:func:`skip_iri_grammars`.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import types
 
@@ -52,3 +59,10 @@ def install() -> None:
     proxy.validate = _cached_validate(jsonschema)
     proxy._infraprep_cached = True
     common.jsonschema = proxy
+
+
+def skip_iri_grammars() -> None:
+    """Let ``jsonschema`` load without its ``iri`` format checker (call before anything imports it;
+    that checker is then missing, as on an install without ``rfc3987_syntax``)."""
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # None: an import of it raises ImportError
