@@ -9,6 +9,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8888
 PYTEST_WORKERS ?= auto
+UNIT_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 UV_VERSION := 0.13.9
 CHROMIUM ?= /usr/bin/chromium
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
@@ -83,8 +84,10 @@ test: setup system-deps hub-deps
 test-core: setup
 	$(MAKE) --no-print-directory test-unit test-notebooks
 
+# One more pytest worker than cores: the grading tests spend much of their time waiting on the
+# subprocesses they start; work stealing keeps a worker from idling at the end while another has a queue.
 test-unit: setup
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests --ignore=tests/browser --ignore=tests/hub
+	$(BIN)/python -m pytest -n $(UNIT_WORKERS) --dist worksteal tests --ignore=tests/browser --ignore=tests/hub
 
 test-notebooks: setup
 	INFRAPREP_HOME=$$(mktemp -d) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --nbval-lax -p no:cacheprovider notebooks source
