@@ -10,9 +10,11 @@ replaces nbgrader's ``Execute`` in ``Autograde.autograde_preprocessors``:
    here, in the grader, in a namespace built from the assignment's read-only
    set-up cells;
 3. every learner name the hidden code uses is fetched from the kernel as plain
-   data (:mod:`infraprep.grading.kernelcodec`); a learner *function* becomes a
-   proxy that sends the hidden inputs to the kernel and brings back the result
-   as plain data. Expected values never enter the kernel.
+   data (:mod:`infraprep.grading.kernelcodec`), with the visible part's own execute
+   request (a Jupyter *user expression*, evaluated after the cell; no extra round
+   trip); a learner *function* becomes a proxy that sends the hidden inputs to the
+   kernel (a silent request with no code) and brings back the result as plain
+   data. Expected values never enter the kernel.
 
 A failed check becomes an error output on the cell (one line: the check's message),
 which nbgrader's ``SaveAutoGrades`` scores as zero, exactly as a failing assert would.
