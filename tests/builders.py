@@ -170,6 +170,22 @@ def scores(course: Path, assignment: str) -> dict[str, dict[str, float]]:
     return out
 
 
+def gradebook_rows(course: Path, assignment: str) -> dict[str, dict]:
+    """student -> {(kind, cell name): what nbgrader saved}: every grade (auto score, needs manual grading)
+    and every comment (auto comment) of the assignment's submissions, read from the course gradebook."""
+    from nbgrader.api import Gradebook
+
+    out: dict[str, dict] = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for sub in gb.assignment_submissions(assignment):
+            rows = {}
+            for nb in sub.notebooks:
+                rows.update({("grade", g.name): (g.auto_score, g.needs_manual_grade) for g in nb.grades})
+                rows.update({("comment", c.name): c.auto_comment for c in nb.comments})
+            out[sub.student_id] = rows
+    return out
+
+
 # ---------------------------------------------------------------- cohorts (the instructor's workflow)
 
 ROSTER_HEADER = "id,name,email\n"

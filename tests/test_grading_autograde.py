@@ -49,6 +49,10 @@ def test_scores_identical_to_stock_nbgrader_autograde(tmp_path):
     expected, got = b.scores(stock, LESSON), b.scores(ours, LESSON)
     assert set(got) == set(honest_submissions())
     assert got == expected, "infraprep must give exactly the scores stock nbgrader gives"
+    # and every other grade and comment nbgrader saves (e.g. "No response." on an untouched answer)
+    saved = b.gradebook_rows(ours, LESSON)
+    assert saved == b.gradebook_rows(stock, LESSON)
+    assert any(text == "No response." for text in saved["blank"].values())
     tests = b.test_cells(b.source_nb(LESSON))
     assert got["correct"] == tests and sum(got["blank"].values()) == 0
     assert 0 < sum(got["half"].values()) < sum(tests.values())
