@@ -168,7 +168,7 @@ class _Zygote:
         self.reap()
         r, w = os.pipe()
         # what the zygote holds goes to the collector's permanent generation: a kernel's collections
-        # then never walk (and so never copy, page by page) the zygote's million objects
+        # then never walk (and so never copy, page by page) the 1.3 million objects the zygote imported
         gc.freeze()
         pid = os.fork()
         if pid == 0:  # the child: becomes the notebook's kernel, never returns
@@ -445,7 +445,7 @@ def zygote_main(argv: list[str] | None = None) -> None:
     try:
         from infraprep.grading import tracebacks
 
-        tracebacks.install()  # coloured tracebacks, the same text, at a third of the CPU
+        tracebacks.install()  # coloured tracebacks, the same text, for less CPU (see tracebacks)
     except Exception:  # noqa: BLE001 - the kernels still work, only slower at errors
         pass
     for key, value in saved.items():  # the kernels' environment is the sandbox's, as for any kernel
