@@ -129,8 +129,8 @@ def nbgrader_env(course: Path) -> dict[str, str]:
 
 # nbgrader's own command, started without jsonschema's `iri` checker, as the infraprep command is
 # (infraprep/grading/fastpaths.py: 1.3 s of start-up per command, used by no notebook schema).
-NBGRADER_MAIN = ("import sys; sys.modules['rfc3987_syntax'] = None; sys.argv[0] = 'nbgrader'; "
-                 "from nbgrader.apps.nbgraderapp import main; sys.exit(main())")
+NBGRADER_MAIN = ("import sys; from infraprep.grading import fastpaths; fastpaths.skip_iri_grammars(); "
+                 "sys.argv[0] = 'nbgrader'; from nbgrader.apps.nbgraderapp import main; sys.exit(main())")
 
 
 def nbgrader(course: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
