@@ -119,6 +119,11 @@ def _nonce() -> str:
     return "@@infraprep-" + secrets.token_hex(12) + "@@"
 
 
+def _asks_exit(reply_content: dict) -> bool:
+    """Whether an execute reply says the code called exit() or quit() (the kernel stops after replying)."""
+    return any(isinstance(p, dict) and p.get("source") == "ask_exit" for p in reply_content.get("payload") or [])
+
+
 def _where(cell: NotebookNode, index: int) -> str:
     """How a flag names a cell: its grade id, else its position."""
     return nbgrader_meta(cell).get("grade_id") or f"cell {index + 1}"
@@ -279,8 +284,7 @@ class JudgedExecute(Execute):
     def on_cell_executed(self, **kwargs):
         super().on_cell_executed(**kwargs)
         content = (kwargs.get("execute_reply") or {}).get("content", {})
-        payload = content.get("payload") or []
-        if any(isinstance(p, dict) and p.get("source") == "ask_exit" for p in payload):
+        if _asks_exit(content):
             self._asked_exit = True  # exit() / quit(): the kernel shuts down after its reply
         if self._riding:
             self._ridden = content.get("user_expressions") or {}
@@ -362,7 +366,7 @@ class JudgedExecute(Execute):
         if reply is None:
             return None
         content = reply.get("content") or {}
-        if any(isinstance(p, dict) and p.get("source") == "ask_exit" for p in content.get("payload") or []):
+        if _asks_exit(content):
             self._asked_exit = True
         return (content.get("user_expressions") or {}).get("infraprep")
 
