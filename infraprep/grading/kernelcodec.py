@@ -15,9 +15,8 @@ import json
 from typing import Any
 
 # Source executed in the kernel. It defines `_enc` and the entry points used by the judge, each
-# returning its payload as one string, the nonce then JSON: `_fetch(ns, nonce, name)`,
-# `_fetch_many(ns, nonce, names)` (every name a hidden test reads, at once) and
-# `_call(ns, nonce, name, payload)`.
+# returning its payload as one string, the nonce then JSON: `_fetch_many(ns, nonce, names)` (every
+# name a hidden test reads, at once) and `_call(ns, nonce, name, payload)`.
 KERNEL_CODE = r'''
 import base64 as _b64, json as _json, pickle as _pickle, sys as _sys
 
@@ -70,11 +69,6 @@ def _enc(value, budget, depth=0):
 
 def _tag(nonce, payload):
     return nonce + _json.dumps(payload)
-
-def _fetch(ns, nonce, name):
-    if name not in ns:
-        return _tag(nonce, {"t": "missing"})
-    return _tag(nonce, _enc(ns[name], [_LIMIT]))
 
 def _fetch_many(ns, nonce, names):
     return _tag(nonce, {"t": "many", "v": [[n, _enc(ns[n], [_LIMIT]) if n in ns else {"t": "missing"}] for n in names]})
