@@ -130,8 +130,8 @@ def install() -> None:
     if _INSTALLED:
         return
     try:
+        import IPython.core.ultratb  # noqa: F401 - loaded now, so every fork inherits it
         import stack_data.core
-        from IPython.core import ultratb
         from pygments.formatters import terminal256
     except ImportError:
         return
@@ -145,4 +145,4 @@ def install() -> None:
     import inspect
 
     inspect.getmodule = _remembering_getmodule(inspect.getmodule)
-    _INSTALLED = ultratb is not None  # (IPython's traceback module is loaded, so a fork inherits it all)
+    _INSTALLED = True
