@@ -22,6 +22,7 @@ import functools
 import os
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
@@ -48,6 +49,16 @@ def _read_notebook(path: Path):
 @functools.lru_cache(maxsize=32)
 def _read_cached(path: str, mtime_ns: int):
     return nbformat.read(path, as_version=4)  # only read from (see _Original), so safe to share
+
+
+class _Folders(NamedTuple):
+    """Where one submission's files are: the student's submitted and autograded folders, the
+    assignment's source folder, and the file patterns the course ignores (hidden files too)."""
+
+    submitted: Path
+    autograded: Path
+    source: Path
+    ignore: list[str]
 
 
 def _released(source: str) -> list[str]:
@@ -123,25 +134,24 @@ class RestoreGradedCells(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
         folders = self._folders(info)
-        source_nb = _read_notebook(folders[2] / f"{info['notebook']}.ipynb") if folders else None
+        source_nb = _read_notebook(folders.source / f"{info['notebook']}.ipynb") if folders else None
         try:
             with Gradebook(info["db_url"]) as gb:
                 original = _Original(gb.find_notebook(info["notebook"], info["assignment"]), source_nb)
                 notebooks = [n.name for n in gb.find_assignment(info["assignment"]).notebooks]
         except MissingEntry:
             return nb, resources
-        if folders and (folders[0] / f"{info['notebook']}.ipynb").is_symlink():
+        if folders and (folders.submitted / f"{info['notebook']}.ipynb").is_symlink():
             raise ValueError(f"{info['notebook']}.ipynb is a symbolic link, not a notebook: not graded")
         self._formats(nb, original)
         self._restore(nb, original)
         if folders:
-            self._extra_files(nb, *folders, notebooks)
+            self._extra_files(nb, folders, notebooks)
         return nb, resources
 
     # ------------------------------------------------------------------ where the originals are
-    def _folders(self, info) -> tuple[Path, Path, Path, list[str]] | None:
-        """The student's submitted and autograded folders, the assignment's source folder, and the
-        file patterns the course ignores (hidden files too)."""
+    def _folders(self, info) -> _Folders | None:
+        """This submission's folders (None if the course directory cannot place them)."""
         from nbgrader.coursedir import CourseDirectory
 
         try:
@@ -152,7 +162,7 @@ class RestoreGradedCells(NbGraderPreprocessor):
                                                                      (cd.source_directory, ".")))
         except Exception:
             return None
-        return submitted, autograded, source, list(cd.ignore) + [".*"]
+        return _Folders(submitted, autograded, source, list(cd.ignore) + [".*"])
 
     # ------------------------------------------------------------------ checks
     def _formats(self, nb, original: _Original) -> None:
@@ -249,11 +259,11 @@ class RestoreGradedCells(NbGraderPreprocessor):
                 return at[previous] + 1
         return 0
 
-    def _extra_files(self, nb, submitted: Path, autograded: Path, source: Path, ignore: list[str],
-                     notebooks: list[str]) -> None:
+    def _extra_files(self, nb, folders: _Folders, notebooks: list[str]) -> None:
         """Flag files submitted beyond the assignment's own, from the student's submitted folder; a
         symbolic link is flagged and its copy removed from the autograded folder (it may point at
         course files, which must not reach the kernel)."""
+        submitted, autograded, source, ignore = folders
         if not submitted.is_dir():
             return
         own = {f"{name}.ipynb" for name in notebooks} | {"timestamp.txt"}
