@@ -10,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -146,8 +147,6 @@ def test_students_cannot_reach_each_others_submissions_or_feedback(tmp_path):
     nbformat.write(b.submission(LESSON), str(answers["bruno"]))
     for path in answers.values():
         path.chmod(0o644)
-    import sysconfig
-
     passage = _open_passage(Path(sysconfig.get_paths()["purelib"]), b.ROOT)
     try:
         for student, user in users.items():
