@@ -28,7 +28,7 @@ from typing import Any
 __all__ = [
     "AnswerError", "NotAnswered", "WrongForm", "WrongAnswer",
     "is_choice", "is_choices", "is_number", "is_text", "is_list", "is_callable", "call",
-    "choice", "choices", "number", "text", "same_items", "equal", "function_cases", "frame",
+    "choice", "choices", "number", "text", "same_items", "equal", "function_cases", "frame", "delegates",
 ]
 
 _MISSING = (Ellipsis, None)
@@ -346,14 +346,23 @@ def function_cases(
     cases: Sequence[tuple[tuple, Any]],
     rel: float = 1e-6,
     name: str | None = None,
+    forbid: Iterable[str] = (),
 ) -> None:
     """Hidden check: ``func(*args) == expected`` for every ``(args, expected)`` in ``cases``.
 
     Reports how many hidden cases fail, and the error a case raised, never the
-    inputs or the expected outputs.
+    inputs or the expected outputs. ``forbid``: dotted names of the course package's own functions
+    for the same job (``"infraprep.parsers.nccl_tests_summary"``); a function that reaches one of them
+    scores zero with a message saying why (:mod:`infraprep.assessment.delegation`).
     """
     is_callable(question, func)
     label = name or getattr(func, "__name__", "your function")
+    forbid = tuple(forbid)
+    if forbid:
+        hit = delegates(func, forbid)
+        if hit:
+            raise WrongAnswer(question, f"{label} hands the job to the course's own {hit.rsplit('.', 1)[-1]}(); "
+                                        "write the logic yourself")
     failed, errors = 0, []
     for args, expected in cases:
         try:
@@ -372,6 +381,17 @@ def function_cases(
     if failed:
         detail = f" (it raised {', '.join(sorted(set(errors)))})" if errors else ""
         raise WrongAnswer(question, f"{label} gives a wrong result on {failed} of {len(cases)} hidden cases{detail}")
+
+
+def delegates(func: Any, forbid: Iterable[str]) -> str | None:
+    """The first of ``forbid`` (dotted names) that ``func`` can reach, else None: asked of the kernel
+    for a learner's function the grader judges (it lives there), worked out here otherwise."""
+    ask = getattr(func, "refers_to", None)
+    if ask is not None:
+        return ask(tuple(forbid))
+    from infraprep.assessment.delegation import refers_to
+
+    return refers_to(func, tuple(forbid))
 
 
 def frame(question: str, value: Any, expected: Any, check_order: bool = False, rel: float = 1e-6) -> None:

@@ -240,3 +240,90 @@ def add_course_config(course: Path, text: str) -> Path:
     with path.open("a", encoding="utf-8") as f:
         f.write("\n" + text.strip() + "\n")
     return path
+
+
+# ---------------------------------------------------------------- per-student variants
+
+def value_answers(assignment: str) -> list[str]:
+    """Answer cells whose answer is a value (a number, letters, a list...), not a function or a table:
+    the questions a copied value can answer (the copy test's subject)."""
+    import ast
+
+    out = []
+    for cell in source_nb(assignment).cells:
+        gid = grade_id(cell)
+        if not (meta(cell).get("solution") and not meta(cell).get("grade") and cell.cell_type == "code"):
+            continue
+        tree = ast.parse(solution_code(cell.source))
+        if not any(isinstance(node, (ast.FunctionDef, ast.ClassDef)) for node in ast.walk(tree)):
+            out.append(gid)
+    return out
+
+
+def solution_code(source: str) -> str:
+    """The code inside an answer cell's solution region (the whole cell if it has none)."""
+    lines, inside, found = [], False, False
+    for line in source.splitlines():
+        if "BEGIN SOLUTION" in line:
+            inside, found = True, True
+        elif "END SOLUTION" in line:
+            inside = False
+        elif inside:
+            lines.append(line)
+    return "\n".join(lines) if found else source
+
+
+def literal_answers(assignment: str, student: str, questions: Iterable[str] | None = None) -> dict[str, str]:
+    """``{answer id: "qN = <literal>"}``: student's correct answers written out as literal values, as a
+    classmate who copied them would hand them in. The source's set-up cells and solutions run here,
+    with the variants drawn for ``student`` (the grader's identity), each answer taken as plain data."""
+    from infraprep.assessment import variants
+
+    wanted = set(questions) if questions is not None else set(value_answers(assignment))
+    namespace: dict = {"__name__": "__copy_test__"}
+    out: dict[str, str] = {}
+    with variants.grading_identity(student):
+        for cell in source_nb(assignment).cells:
+            m = meta(cell)
+            if cell.cell_type != "code":
+                continue
+            if m.get("locked") and not m.get("grade") and not m.get("solution"):
+                exec(compile(cell.source, "<setup>", "exec"), namespace)
+            elif m.get("solution") and not m.get("grade"):
+                exec(compile(solution_code(cell.source), f"<{grade_id(cell)}>", "exec"), namespace)
+                gid = grade_id(cell)
+                if gid in wanted:
+                    out[gid] = f"{gid} = {_literal(namespace[gid])}"
+    return out
+
+
+def _literal(value) -> str:
+    """Python source of a plain value (numpy and pandas scalars and lists as plain Python)."""
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, float):
+        return repr(float(value))
+    return repr(value)
+
+
+def cases(assignment: str):
+    """The assignment's test cases module, ``tests/notebooks/cases/<assignment>.py`` (``WRONG``:
+    an answer for every question that must score zero for every student; ``NEAR_MISSES``: answers that
+    make the documented typical mistake, computed from the student's own inputs, each scoring zero)."""
+    import importlib.util
+
+    path = ROOT / "tests" / "notebooks" / "cases" / f"{assignment.replace('-', '_')}.py"
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location(f"cases_{assignment.replace('-', '_')}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -4,7 +4,8 @@ Lessons call these; they never retype a formula. Grouped by topic:
 ``compute`` (FLOPs, MFU, roofline), ``memory`` (weights, ZeRO, KV cache),
 ``communication`` (AllReduce, busbw, transfers), ``parallelism`` (pipeline
 bubble), ``reliability`` (checkpoint interval), ``cost`` (cloud prices) and
-``storage``/``network`` (throughput, fat trees).
+``storage``/``network`` (throughput, fat trees) and ``inference`` (prefill, decode,
+KV capacity, queues, speculative decoding, serving cost).
 """
 
 from .communication import *  # noqa: F401,F403
@@ -15,3 +16,4 @@ from .parallelism import *  # noqa: F401,F403
 from .reliability import *  # noqa: F401,F403
 from .storage import *  # noqa: F401,F403
 from .network import *  # noqa: F401,F403
+from .inference import *  # noqa: F401,F403

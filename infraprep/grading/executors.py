@@ -128,7 +128,9 @@ def _warm_class(execute_cls):
             shutil.copytree(workdir, scratch, dirs_exist_ok=True)
             workdir = scratch
         if workdir and not self.owns_km:
-            msg_id = kc.execute(f"__import__('os').chdir({workdir!r})", silent=True, store_history=False)
+            env = getattr(self, "kernel_env", {})  # the graded student's identity (a kernel started ahead has none)
+            code = f"__import__('os').chdir({workdir!r}); __import__('os').environ.update({env!r})"
+            msg_id = kc.execute(code, silent=True, store_history=False)
             await self.async_wait_for_reply(msg_id)
         return kc
 

@@ -685,9 +685,9 @@ class ForkServer:
         os.chmod(folder, 0o700)
         return folder
 
-    def spawn(self, argv: list[str], cwd: str) -> int:
+    def spawn(self, argv: list[str], cwd: str, env: dict | None = None) -> int:
         """Fork a kernel in ``cwd`` (``argv``: ipykernel's, from ``-f``); the environment is the sandbox's."""
-        answer = self.request(op="spawn", argv=argv, cwd=cwd, env={})
+        answer = self.request(op="spawn", argv=argv, cwd=cwd, env=dict(env or {}))
         self.kernels += 1
         return int(answer["pid"])
 
@@ -726,7 +726,7 @@ class ZygoteProvisioner(LocalProvisioner):
         except StopIteration:
             at = len(cmd)
         argv = ["ipykernel_launcher"] + cmd[at:]
-        self.pid = self.server.spawn(argv, scratch)
+        self.pid = self.server.spawn(argv, scratch, getattr(km, "kernel_env", None))
         return self.connection_info
 
     async def poll(self):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import os
 import base64
 import builtins
 import pickle
@@ -44,7 +45,7 @@ from nbclient.exceptions import DeadKernelError
 from nbclient.util import run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Enum, Float, Integer
+from traitlets import Enum, Float, Integer, Unicode
 
 from . import flags, kernelcodec
 from .cells import has_hidden, is_setup_cell, is_test_cell, nbgrader_meta, split_hidden
@@ -80,6 +81,12 @@ class KernelFunction:
         if type(tree) is dict and tree.get("t") == "raised":
             raise _raised(str(tree.get("type", "Error")))
         return kernelcodec.decode(tree)
+
+    def refers_to(self, forbidden: tuple[str, ...]) -> str | None:
+        """Which of ``forbidden`` (dotted names of the course's own functions) the learner's function
+        reaches, worked out in the kernel where it lives (:mod:`infraprep.assessment.delegation`)."""
+        tree = self._judge._kernel_raw(lambda nonce: kernelcodec.refers_expression(nonce, self.__name__, forbidden))
+        return tree.get("v") if type(tree) is dict and tree.get("t") == "str" else None
 
     def __repr__(self) -> str:
         return f"<function {self.__name__} in the learner's kernel>"
@@ -185,6 +192,10 @@ class JudgedExecute(Execute):
 
     max_restarts = Integer(3, help="Kernel restarts allowed in one notebook before the rest is left unrun").tag(config=True)
     max_output_chars = Integer(1_000_000, help="Output characters kept per cell; the rest is dropped").tag(config=True)
+    variant_secret = Unicode("", help=(
+        "The cohort's secret for per-student variants (infraprep.assessment.variants): with one, nobody can "
+        "compute a classmate's inputs from the public code. Empty: variants are keyed by the student id alone."
+    )).tag(config=True)
 
     _riding: dict = {}   # user expressions to add to the next request (a test cell's), while it is sent
     _ridden: dict | None = None  # what they evaluated to, from that request's reply
@@ -203,7 +214,28 @@ class JudgedExecute(Execute):
             self.log.warning("!!! bubblewrap is not available: student code runs UNSANDBOXED, with the grader's "
                              "rights. Install it (apt-get install bubblewrap) before grading a real cohort. !!!")
 
-    def preprocess(self, nb: NotebookNode, resources: dict, *args, **kwargs):
+    def _identity_env(self) -> dict:
+        """What the kernel is told of the graded student: their id and variant key (never the secret)."""
+        from infraprep.assessment import variants
+
+        if not variants.valid_identity(self.student):
+            return {"INFRAPREP_GRADING": "1"}
+        env = {variants.ENV_STUDENT: self.student, "INFRAPREP_GRADING": "1"}
+        if self.variant_secret:
+            env[variants.ENV_KEY] = variants.key_for(self.student, self.variant_secret)
+        return env
+
+    async def async_start_new_kernel(self, **kwargs):
+        """nbclient's kernel start, with the graded student's identity in the kernel's environment."""
+        if hasattr(self.km, "kernel_env"):
+            self.km.kernel_env = dict(self.kernel_env)
+        else:
+            kwargs["env"] = dict(os.environ, **self.kernel_env)
+        return await super().async_start_new_kernel(**kwargs)
+
+    start_new_kernel = run_sync(async_start_new_kernel)
+
+    def preprocess(self, nb: NotebookNode, resources: dict, km=None, *args, **kwargs):
         trusted = (resources.get("infraprep") or {}).get("trusted_cells")
         if isinstance(trusted, dict):
             trusted = TrustedCells.from_dict(trusted)
@@ -216,9 +248,13 @@ class JudgedExecute(Execute):
         self._restarts = 0
         self._output_chars: dict[int, int] = {}
         self._riding, self._ridden = {}, None
+        self.student = str((resources.get("nbgrader") or {}).get("student") or "")
+        self.kernel_env = self._identity_env()
+        if km is not None:
+            km.kernel_env = dict(self.kernel_env)
         resources.setdefault("infraprep", {})["sandboxed"] = self.sandboxed
         nb.metadata.setdefault("infraprep", {})["sandboxed"] = self.sandboxed
-        return super().preprocess(nb, resources, *args, **kwargs)
+        return super().preprocess(nb, resources, km, *args, **kwargs)
 
     # ------------------------------------------------------------------ execution
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
@@ -372,8 +408,12 @@ class JudgedExecute(Execute):
 
     def _kernel(self, entry: str, *args: Any) -> Any:
         """Run a kernel-side entry point of the codec; return its tagged payload (or None)."""
+        return self._kernel_raw(lambda nonce: kernelcodec.expression(entry, nonce, *args))
+
+    def _kernel_raw(self, make) -> Any:
+        """Evaluate the user expression ``make(nonce)`` in the kernel; return its tagged payload (or None)."""
         nonce = _nonce()
-        expression = kernelcodec.expression(entry, nonce, *args)
+        expression = make(nonce)
         self._called = True
         future = asyncio.run_coroutine_threadsafe(self._evaluate(expression), self._loop)
         return kernelcodec.parse_expression(future.result(timeout=self.judge_timeout), nonce)
@@ -381,9 +421,13 @@ class JudgedExecute(Execute):
     # ------------------------------------------------------------------ judging
     def _namespace(self) -> dict[str, Any]:
         if self._setup_namespace is None:
+            from infraprep.assessment import variants
+
             namespace: dict[str, Any] = {"__name__": "__infraprep_judge__"}
-            for source in self._trusted.setup:
-                exec(compile(source, "<setup>", "exec"), namespace)
+            with variants.grading_identity(self.student if variants.valid_identity(self.student) else "unknown",
+                                           self.variant_secret):
+                for source in self._trusted.setup:
+                    exec(compile(source, "<setup>", "exec"), namespace)
             self._setup_namespace = namespace
         return dict(self._setup_namespace)
 

@@ -96,6 +96,22 @@ def expression(entry: str, nonce: str, *args: str) -> str:
             "({'__ns': get_ipython().user_ns})")
 
 
+def refers_expression(nonce: str, name: str, forbidden: tuple[str, ...]) -> str:
+    """A user expression asking whether the kernel's ``name`` reaches any of ``forbidden`` (dotted
+    names): :mod:`infraprep.assessment.delegation`'s source runs in a private namespace of the kernel
+    and the answer comes back tagged like the other entry points (``{"t": "str"}`` or ``{"t": "none"}``)."""
+    import inspect
+
+    from infraprep.assessment import delegation
+
+    source = (inspect.getsource(delegation) + "\nimport json as _json\n"
+              f"_f = __ns.get({name!r})\n"
+              f"_hit = refers_to(_f, {list(forbidden)!r}) if _f is not None else None\n"
+              f"__infraprep_result = {nonce!r} + _json.dumps({{'t': 'none'}} if _hit is None else {{'t': 'str', 'v': _hit}})")
+    return (f"(lambda __g: (exec({source!r}, __g), __g['__infraprep_result'])[1])"
+            "({'__ns': get_ipython().user_ns, '__name__': '__infraprep_delegation__'})")
+
+
 def parse_expression(result: Any, nonce: str) -> Any:
     """The payload of a ``user_expressions`` result (``{"status", "data": {"text/plain": repr}}``) that
     :func:`expression` made; None if it failed or does not carry ``nonce``. The text is the kernel's

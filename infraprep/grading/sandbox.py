@@ -69,7 +69,8 @@ def python_dirs() -> list[str]:
 
 
 def bwrap_prefix(workdir: str, shared_dir: str, memory_bytes: int = 0,
-                 confinement: "limits.Confinement | None" = None, nproc: int = limits.PIDS) -> list[str]:
+                 confinement: "limits.Confinement | None" = None, nproc: int = limits.PIDS,
+                 extra_env: dict | None = None) -> list[str]:
     """The command prefix for a kernel working in ``workdir``: ``[cgroup join] bwrap ... -- [prlimit ...]``.
 
     ``memory_bytes``: address-space limit of each process (0: none). ``confinement``: the cgroup the
@@ -83,7 +84,7 @@ def bwrap_prefix(workdir: str, shared_dir: str, memory_bytes: int = 0,
         args += ["--ro-bind", folder, folder]
     args += ["--bind", shared_dir, shared_dir, "--bind", workdir, workdir, "--chdir", workdir]
     env = {"HOME": "/tmp", "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
-           "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "INFRAPREP_SANDBOXED": "1"}
+           "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "INFRAPREP_SANDBOXED": "1", **(extra_env or {})}
     for key, value in env.items():
         args += ["--setenv", key, value]
     args.append("--")
@@ -115,6 +116,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     sandbox_pids = Integer(limits.PIDS, help="Processes the kernel's tree may have").tag(config=True)
     sandbox_cgroup_memory_bytes = Integer(limits.MEMORY_BYTES, help="Memory of the kernel's tree (bytes, cgroup)").tag(config=True)
     extra_read_only = List(Unicode(), help="More folders the kernel may read").tag(config=True)
+    kernel_env: dict = {}  # the graded student's identity (variants), set by the judge before start
 
     def __init__(self, scratch: bool = False, **kwargs):
         """``scratch=True``: the kernel works in a fresh private folder (``self.scratch``) instead of
@@ -136,7 +138,8 @@ class SandboxedKernelManager(AsyncKernelManager):
             kw["cwd"] = self.scratch
         if self._confinement is None:
             self._confinement = limits.Confinement.create(self.sandbox_pids, self.sandbox_cgroup_memory_bytes)
-        prefix = bwrap_prefix(workdir, self._shared, self.sandbox_memory_bytes, self._confinement, self.sandbox_pids)
+        prefix = bwrap_prefix(workdir, self._shared, self.sandbox_memory_bytes, self._confinement, self.sandbox_pids,
+                              extra_env=self.kernel_env)
         at = prefix.index(BWRAP) + 1
         for folder in self.extra_read_only:
             prefix[at:at] = ["--ro-bind", folder, folder]

@@ -1,6 +1,6 @@
 """The rapid-fire question bank: short questions with model answers, tagged three ways.
 
-Stored once as ``infraprep/data/07-rapid-fire/question_bank.csv`` with columns
+Stored once, a file a lesson, as ``infraprep/data/07-rapid-fire/bank/<lesson>.csv`` with columns
 ``id, lesson_id, round, difficulty, question, answer, source``:
 
 - ``lesson_id``: the lesson the question practises (``01-roles`` ... ``06-storage-networking``)
@@ -25,7 +25,8 @@ __all__ = ["LESSON", "LESSONS", "ROUNDS", "DIFFICULTIES", "load_bank", "filter_b
 
 LESSON = "07-rapid-fire"
 #: Lessons the bank covers, in course order.
-LESSONS = ("01-roles", "02-gpu", "03-distributed", "04-kubernetes", "05-cloud", "06-storage-networking")
+LESSONS = tuple(lesson for lesson in tables.lessons()["lesson_id"].astype(str)
+                if (tables.DATA_DIR / LESSON / "bank" / f"{lesson}.csv").is_file())
 #: Interview rounds, in the order of a typical loop (lesson 1).
 ROUNDS = ("phone-screen", "coding", "system-design", "deep-dive", "behavioural")
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -35,7 +36,7 @@ MIN_PER_LESSON = 20
 
 def load_bank() -> pd.DataFrame:
     """The whole bank, one row a question, with ``lesson_id``/``round``/``difficulty`` as ordered categories."""
-    frame = tables.load(LESSON, "question_bank")
+    frame = pd.concat([tables.load(LESSON, f"bank/{lesson}") for lesson in LESSONS], ignore_index=True)
     frame["lesson_id"] = pd.Categorical(frame["lesson_id"].astype(str), categories=LESSONS, ordered=True)
     frame["round"] = pd.Categorical(frame["round"].astype(str), categories=ROUNDS, ordered=True)
     frame["difficulty"] = pd.Categorical(frame["difficulty"].astype(str), categories=DIFFICULTIES, ordered=True)
