@@ -254,23 +254,10 @@ def value_answers(assignment: str) -> list[str]:
         gid = grade_id(cell)
         if not (meta(cell).get("solution") and not meta(cell).get("grade") and cell.cell_type == "code"):
             continue
-        tree = ast.parse(solution_code(cell.source))
+        tree = ast.parse(cell.source)
         if not any(isinstance(node, (ast.FunctionDef, ast.ClassDef)) for node in ast.walk(tree)):
             out.append(gid)
     return out
-
-
-def solution_code(source: str) -> str:
-    """The code inside an answer cell's solution region (the whole cell if it has none)."""
-    lines, inside, found = [], False, False
-    for line in source.splitlines():
-        if "BEGIN SOLUTION" in line:
-            inside, found = True, True
-        elif "END SOLUTION" in line:
-            inside = False
-        elif inside:
-            lines.append(line)
-    return "\n".join(lines) if found else source
 
 
 def literal_answers(assignment: str, student: str, questions: Iterable[str] | None = None) -> dict[str, str]:
@@ -290,7 +277,7 @@ def literal_answers(assignment: str, student: str, questions: Iterable[str] | No
             if m.get("locked") and not m.get("grade") and not m.get("solution"):
                 exec(compile(cell.source, "<setup>", "exec"), namespace)
             elif m.get("solution") and not m.get("grade"):
-                exec(compile(solution_code(cell.source), f"<{grade_id(cell)}>", "exec"), namespace)
+                exec(compile(cell.source, f"<{grade_id(cell)}>", "exec"), namespace)
                 gid = grade_id(cell)
                 if gid in wanted:
                     out[gid] = f"{gid} = {_literal(namespace[gid])}"
