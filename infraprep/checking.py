@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 __all__ = [
-    "AnswerError", "NotAnswered", "WrongForm", "WrongAnswer",
+    "AnswerError", "NotAnswered", "WrongForm", "WrongAnswer", "PartialCredit", "partial",
     "is_choice", "is_choices", "is_number", "is_text", "is_list", "is_callable", "call",
     "choice", "choices", "number", "text", "same_items", "equal", "function_cases", "frame", "delegates",
 ]
@@ -58,6 +58,23 @@ class WrongForm(AnswerError):
 
 class WrongAnswer(AnswerError):
     kind = "wrong answer"
+
+
+class PartialCredit(AnswerError):
+    """Part of a question's points: the grader saves ``fraction`` of the cell's points."""
+
+    kind = "partial credit"
+
+    def __init__(self, question: str, fraction: float, reason: str):
+        self.fraction = min(1.0, max(0.0, float(fraction)))
+        super().__init__(question, reason)
+
+
+def partial(question: str, earned: float, total: float, reason: str) -> None:
+    """Hidden check helper: award ``earned`` of ``total`` parts (nothing to do when all are earned)."""
+    if total <= 0 or earned >= total:
+        return
+    raise PartialCredit(question, earned / total, f"{reason} ({earned:g} of {total:g} parts right)")
 
 
 # --------------------------------------------------------------------------- plain data
@@ -364,9 +381,10 @@ def function_cases(
             raise WrongAnswer(question, f"{label} hands the job to the course's own {hit.rsplit('.', 1)[-1]}(); "
                                         "write the logic yourself")
     failed, errors = 0, []
+    run = func.guarded(forbid) if forbid and hasattr(func, "guarded") else func
     for args, expected in cases:
         try:
-            got = func(*args)
+            got = run(*args)
         except NotImplementedError:
             raise NotAnswered(question, f"{label} is not written yet (it raises NotImplementedError)") from None
         except Exception as exc:  # the learner's code failed: report the kind, not the input
@@ -378,6 +396,8 @@ def function_cases(
         except WrongForm:
             ok = False
         failed += not ok
+    if "UsesCoursesOwnFunction" in errors:
+        raise WrongAnswer(question, f"{label} hands the job to the course's own function for it; write the logic yourself")
     if failed:
         detail = f" (it raised {', '.join(sorted(set(errors)))})" if errors else ""
         raise WrongAnswer(question, f"{label} gives a wrong result on {failed} of {len(cases)} hidden cases{detail}")

@@ -533,6 +533,10 @@ class Coordinator:
         key = result["key"]
         student, lesson, notebook = key.split("/")
         text, resources = self._sanitized.pop(key)
+        if not result["ok"] and result.get("kind") == "broken environment":
+            from .judge import GradingEnvironmentError
+
+            raise GradingEnvironmentError(result["message"])  # nobody of this lesson is graded: stop, loudly
         if result["ok"]:
             try:
                 self._save(gb, student, lesson, notebook, result["nb"], resources)

@@ -207,6 +207,10 @@ def execute_payload(payload: dict, pool=None) -> dict:
     except Exception as exc:  # the submission could not be run: the coordinator reports and zeroes it
         from nbclient.exceptions import DeadKernelError
 
+        from .judge import GradingEnvironmentError
+
+        if isinstance(exc, GradingEnvironmentError):  # the course itself cannot be graded here: stop
+            return {"key": key, "ok": False, "kind": "broken environment", "message": str(exc)}
         kind = "kernel died" if isinstance(exc, DeadKernelError) else "execution failed"
         return {"key": key, "ok": False, "kind": kind,
                 "message": f"{type(exc).__name__}: {exc}".strip()[:500],

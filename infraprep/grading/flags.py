@@ -35,6 +35,8 @@ EXTRA_FILE = "extra file"
 OLD_FORMAT = "old notebook format"
 OTHER_KERNEL = "other kernel"
 UNSANDBOXED = "unsandboxed"
+JUDGE_LIMIT = "grading limit"
+VARIANT_CHANGED = "variant changed"
 
 
 @dataclass(frozen=True)

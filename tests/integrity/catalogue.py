@@ -755,7 +755,10 @@ CHEATS = [
     _cheat("patch json.dumps so the kernel's reply smuggles a table for a number", PATCHED, {
         "q9": "import json\n_real = json.dumps\ndef _forge(obj, *a, **k):\n    global _done\n    if type(obj) is dict and obj.get('t') in ('float', 'int') and not globals().get('_done'):\n        _done = True\n        json.dumps = _real\n        obj = {'t': 'frame', 'columns': [{'t': 'str', 'v': 'x'}], 'rows': [[{'t': 'float', 'v': (1.0).hex()}]]}\n    return _real(obj, *a, **k)\njson.dumps = _forge\nq9 = 1.0"}, ("q9",)),
     _cheat("patch pickle.loads so hidden inputs become the visible table", PATCHED, {
-        "q14": "import pickle\n_loads = pickle.loads\ndef _same(data, *a, **k):\n    _loads(data, *a, **k)\n    return (tables.load('01-roles', 'interview_rounds'),)\npickle.loads = _same\ndef loop_hours(rounds):\n    return (3.5, 4.75)"}, ("q14",)),
+        "q14": "import pickle\n_loads = pickle.loads\ndef _same(data, *a, **k):\n    _loads(data, *a, **k)\n    return (tables.load('01-roles', 'interview_rounds'),)\npickle.loads = _same\ndef loop_hours(rounds):\n    return (3.5, 4.75)"}, ("q14",),
+           # the learner's functions are all called after the last cell, in the kernel the patch lives
+           # in: q13's honest function gets the patched arguments too (a student can only lower their own score)
+           maybe=("q13",)),
     _cheat("patch builtins.type so a lying object is sent as text", PATCHED, {"q1": LYING_TYPE}, ("q1",)),
     _cheat("silence the kernel's error messages and stderr", "hiding errors", {
         "q8": "import io, sys\n_ip = get_ipython()\n_ip._showtraceback = lambda *a, **k: None\n_ip.showtraceback = lambda *a, **k: None\nsys.stderr = io.StringIO()\nq8 = 'soon'"}, ("q8",)),
