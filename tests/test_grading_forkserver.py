@@ -54,6 +54,7 @@ def run(fs: forkserver.ForkServer, code: str, source=None, finish: bool = True, 
 PROBE = """
 import json, os, sys
 print(json.dumps({"pid": os.getpid(), "ppid": os.getppid(), "cwd": os.getcwd(), "files": sorted(os.listdir('.')),
+                  "start": open('/proc/self/stat').read().rsplit(')', 1)[1].split()[19],
                   "ns": sorted(k for k in get_ipython().user_ns if not k.startswith('_') and k not in
                                ('In', 'Out', 'get_ipython', 'exit', 'quit', 'open', 'json', 'os', 'sys')),
                   "pandas_loaded": 'pandas' in sys.modules, "env": dict(os.environ),
@@ -69,10 +70,11 @@ def probe(fs, source=None) -> dict:
 def test_every_notebook_gets_a_new_process_with_a_fresh_namespace(server, tmp_path):
     (tmp_path / "data.csv").write_text("a,b\n1,2\n")
     first = run(server, "import infraprep.checking as ck\nck.number = lambda *a, **k: None\nsecret = 42\n"
-                        "import os\nprint(os.getpid())")
+                        "print(open('/proc/self/stat').read().rsplit(')', 1)[1].split()[19])")
     second = probe(server, tmp_path)
-    assert int(first.strip()) != second["pid"], "each notebook must run in a process of its own"
-    assert second["ppid"] == 1, "kernels are the zygote's children; the zygote is the sandbox's PID 1"
+    assert first.strip() != second["start"], "each notebook must run in a process of its own"
+    assert (second["pid"], second["ppid"]) == (2, 1), \
+        "each kernel is alone in a PID namespace of its own, under its init: it cannot see the zygote"
     assert second["ns"] == [], "the notebook's namespace must start empty"
     assert second["pandas_loaded"], "pre-imported modules are in sys.modules (only)"
     assert second["files"] == ["data.csv"], "the kernel works in a fresh copy of the submission's folder"
@@ -155,23 +157,24 @@ print('still here')
     assert probe(server)["ppid"] == 1
 
 
-def test_a_notebook_that_lowers_the_zygotes_limits_gets_the_sandbox_replaced(server):
+def test_a_notebook_cannot_lower_the_zygotes_limits(server):
     out = run(server, r"""
-import resource
-try:
-    resource.prlimit(1, resource.RLIMIT_NOFILE, (32, 32))
-    print('lowered')
-except OSError as e:
-    print('refused', e)
+import os, resource
+for pid in (1, os.getppid()):
+    try:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (32, 32))
+        os.setpriority(os.PRIO_PROCESS, pid, 19)
+        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+        print('changed', pid)
+    except OSError as e:
+        print('refused', e)
 """, finish=False)
     started = server.started
     server.finish()
-    if "lowered" in out:
-        assert server._dirty, "a changed zygote must be replaced"
-    after = run(server, "import resource\nprint(resource.getrlimit(resource.RLIMIT_NOFILE))")
-    assert "(32, 32)" not in after, "the next notebook must not inherit the lowered limit"
-    if "lowered" in out:
-        assert server.started == started + 1
+    assert not server._dirty, "PID 1 of a kernel's namespace is its own init: the zygote is out of its reach"
+    after = run(server, "import os, resource\nprint(resource.getrlimit(resource.RLIMIT_NOFILE), os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0))")
+    assert "(32, 32)" not in after and after.split()[-2:] == ["0", "0"], f"the next notebook inherited a change: {out} {after}"
+    assert server.started == started
 
 
 def test_kernels_restart_after_dying_in_the_same_folder(server, tmp_path):

@@ -1,30 +1,34 @@
-"""Run a student's kernel in a bubblewrap sandbox.
+"""Run a student's kernel in a bubblewrap sandbox (the host's side: the command that starts it).
 
-:class:`SandboxedKernelManager` starts the kernel through ``bwrap`` (Debian's
-``bubblewrap``) so that student code:
+Student code, while it is graded:
 
-- sees only the system and Python files it needs, read-only, plus the course
-  package (``infraprep/``, public data) — not ``source/``, other submissions,
-  the gradebook or the course configuration;
-- can write only its own submission folder and a private ``/tmp``;
-- has no network (its own empty network namespace) and its own process tree,
-  which dies with the grader;
-- runs as ``nobody`` (uid 65534) in a user namespace of its own, with no capabilities and no way to
-  make further namespaces, even when the grader is root;
+- sees only the system and Python files it needs, read-only, plus the grader's own course package
+  (``infraprep/``, first on its import path, so the kernel imports exactly the package the grader
+  runs) — not ``source/``, other submissions, the gradebook or the course configuration;
+- can write only its own notebook's scratch folder, a fresh ``/tmp`` and a fresh ``/dev/shm``;
+  every other mount, the device nodes included, is read-only (:func:`.zygote.isolate`);
+- has no network (its own empty network namespace), its own processes only (a PID namespace of
+  its own) and its own IPC objects and host name;
+- runs as ``nobody`` in a user namespace, with no capabilities and no way to make namespaces;
+  when the grader is root, the whole sandbox runs as a dedicated unprivileged account
+  (:func:`sandbox_account`, started through :mod:`.stage`), so the kernel owns no inode of the host's
+  and everything it makes belongs to that account;
 - has at most :data:`limits.PIDS` processes and :data:`limits.MEMORY_BYTES` of memory (a cgroup,
-  where the grader may make one; otherwise ``prlimit --nproc``), and each process at most
-  4 GiB of address space;
-- gets a clean environment (no grader variables such as a database URL).
+  where the grader may make one; otherwise ``prlimit --nproc`` for the account), and each process
+  at most 4 GiB of address space;
+- gets a clean environment (no grader variables such as a database URL), told only who it grades.
 
-The kernel talks to the grader over ZeroMQ IPC sockets in a private folder that
-is the only other thing shared with it, since TCP cannot cross the network
-namespace. :func:`available` says whether sandboxing works on this machine.
+The kernel talks to the grader over ZeroMQ IPC sockets in a private folder, the only other thing
+shared with it, since TCP cannot cross the network namespace. :func:`available` says whether
+sandboxing works on this machine. What runs inside the sandbox lives in :mod:`.zygote`.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -39,66 +43,154 @@ from . import limits
 
 BWRAP = shutil.which("bwrap") or "/usr/bin/bwrap"
 SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc"]
-# nobody, in a user namespace of its own, with no capabilities (bwrap keeps them all for root otherwise)
+# nobody, in a user namespace of its own, with no capabilities but CAP_SYS_ADMIN and CAP_SETPCAP there,
+# which the process that sets up each kernel's own namespaces (.zygote.isolate) drops before any student code runs
 IDENTITY = ["--unshare-user", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL", "--disable-userns"]
+ISOLATE = ["--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"]
+SANDBOX_UID = 64990  # first uid tried for the sandbox's own account when the grader is root
+COURSE_PATH = "/opt/infraprep-course"  # the grader's course package, as the kernel imports it
+
+
+@functools.lru_cache(maxsize=1)
+def sandbox_account() -> tuple[int, int] | None:
+    """(uid, gid) the sandbox runs as when the grader is root: ``INFRAPREP_SANDBOX_UID`` (``uid`` or
+    ``uid:gid``), else the first uid from 64990 that no account or group uses. None when not root
+    (the sandbox then runs as the grader's own, unprivileged, account)."""
+    if os.geteuid() != 0:
+        return None
+    chosen = os.environ.get("INFRAPREP_SANDBOX_UID", "").strip()
+    if chosen:
+        uid, _, gid = chosen.partition(":")
+        return int(uid), int(gid or uid)
+    import grp
+
+    for uid in range(SANDBOX_UID, SANDBOX_UID + 500):
+        try:
+            pwd.getpwuid(uid)
+            continue
+        except KeyError:
+            pass
+        try:
+            grp.getgrgid(uid)
+            continue
+        except KeyError:
+            return uid, uid
+    raise RuntimeError("no free uid for the sandbox's account (set INFRAPREP_SANDBOX_UID)")
+
+
+def hand_over(path: str | os.PathLike, recursive: bool = False) -> None:
+    """Give a folder (or file) the grader made to the sandbox's account, so the kernel can write it."""
+    account = sandbox_account()
+    if account is None:
+        return
+    uid, gid = account
+    os.chown(path, uid, gid, follow_symlinks=False)
+    if recursive and os.path.isdir(path):
+        for root, dirs, files in os.walk(path):
+            for name in dirs + files:
+                os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
+
+
+def python_dirs() -> list[str]:
+    """Read-only folders the kernel's Python needs: its prefixes (the course package is bound apart)."""
+    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["purelib"],
+            str(Path(sys.executable).resolve().parent.parent)}
+    return sorted(d for d in dirs if d and os.path.isdir(d))
+
+
+def course_package() -> str:
+    """The folder of the ``infraprep`` package this grader runs (bound at :data:`COURSE_PATH`)."""
+    import infraprep
+
+    return str(Path(infraprep.__file__).resolve().parent)
 
 
 @functools.lru_cache(maxsize=1)
 def available() -> bool:
-    """True when bubblewrap exists and can create the namespaces the sandbox uses."""
+    """True when bubblewrap exists and the sandbox starts, exactly as the kernels' sandboxes do."""
     if not os.path.exists(BWRAP):
         return False
+    work, shared = tempfile.mkdtemp(prefix="infraprep-probe-"), tempfile.mkdtemp(prefix="infraprep-probe-")
+    stage = None
     try:
-        probe = subprocess.run(
-            [BWRAP, *IDENTITY, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-             "--unshare-all", "--die-with-parent", "true"],
-            capture_output=True, timeout=20,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        prefix, stage = bwrap_prefix(work, shared)
+        probe = subprocess.run(prefix + ["true"], capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired, RuntimeError):
         return False
+    finally:
+        for folder in (work, shared, stage):
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
     return probe.returncode == 0
 
 
-def python_dirs() -> list[str]:
-    """Read-only folders the kernel's Python needs: its prefixes and the course package."""
-    import infraprep
-
-    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["purelib"],
-            str(Path(infraprep.__file__).resolve().parent), str(Path(sys.executable).resolve().parent.parent)}
-    return sorted(d for d in dirs if d and os.path.isdir(d))
+def _command(argv: list[str], sources: list[str]) -> tuple[list[str], str | None]:
+    """``argv`` (a bwrap command), started through :mod:`.stage` as the sandbox's account when the
+    grader is root; returns the command and the staging folder to remove once the sandbox is up."""
+    account = sandbox_account()
+    if account is None:
+        return argv, None
+    stage = tempfile.mkdtemp(prefix="infraprep-stage-")
+    os.chmod(stage, 0o711)
+    spec = {"uid": account[0], "gid": account[1], "stage": stage, "sources": sources, "argv": argv}
+    entry = (f"import sys; sys.path.insert(0, {str(Path(course_package()).parent)!r}); "
+             "from infraprep.grading.stage import main; main(sys.argv)")
+    return [sys.executable, "-I", "-c", entry, json.dumps(spec)], stage
 
 
 def bwrap_prefix(workdir: str, shared_dir: str, memory_bytes: int = 0,
                  confinement: "limits.Confinement | None" = None, nproc: int = limits.PIDS,
-                 extra_env: dict | None = None) -> list[str]:
-    """The command prefix for a kernel working in ``workdir``: ``[cgroup join] bwrap ... -- [prlimit ...]``.
-
-    ``memory_bytes``: address-space limit of each process (0: none). ``confinement``: the cgroup the
-    sandbox joins (see :mod:`.limits`); without one, ``nproc`` caps the processes of the sandbox's
-    user with ``prlimit --nproc`` instead (which root ignores)."""
-    args = (confinement.prefix() if confinement else []) + [BWRAP, *IDENTITY, "--die-with-parent", "--new-session", "--unshare-all",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--clearenv"]
+                 extra_env: dict | None = None, extra_read_only: list[str] = (),
+                 as_pid_1: bool = False) -> tuple[list[str], str | None]:
+    """The command prefix that starts a process in the sandbox, and the staging folder to remove
+    after it has started (None when the grader is not root): ``[cgroup join] [stage] bwrap ... --
+    [prlimit ...]``. ``workdir`` and ``shared_dir`` are the two folders it may write, handed to the
+    sandbox's account. ``memory_bytes``: address-space limit of each process (0: none). ``confinement``:
+    the cgroup the sandbox joins (see :mod:`.limits`); without one, ``nproc`` caps the processes of
+    the sandbox's account with ``prlimit --nproc`` (which binds no root, hence the account)."""
+    for folder in (workdir, shared_dir):
+        hand_over(folder, recursive=True)
+    package = course_package()
+    args = [BWRAP, *IDENTITY, *ISOLATE, "--die-with-parent", "--new-session", "--unshare-all"]
+    if as_pid_1:
+        args.append("--as-pid-1")
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--clearenv"]
+    sources = []
     for folder in SYSTEM_DIRS:
         args += ["--ro-bind-try", folder, folder]
-    for folder in python_dirs():
+        sources.append(folder)
+    for folder in python_dirs() + list(extra_read_only):
         args += ["--ro-bind", folder, folder]
+        sources.append(folder)
+    args += ["--ro-bind", package, f"{COURSE_PATH}/infraprep"]
+    sources.append(package)
     args += ["--bind", shared_dir, shared_dir, "--bind", workdir, workdir, "--chdir", workdir]
+    sources += [shared_dir, workdir]
     env = {"HOME": "/tmp", "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
-           "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "INFRAPREP_SANDBOXED": "1", **(extra_env or {})}
+           "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "INFRAPREP_SANDBOXED": "1",
+           "PYTHONPATH": COURSE_PATH, **(extra_env or {})}
     for key, value in env.items():
         args += ["--setenv", key, value]
     args.append("--")
     rlimits = [f"--as={memory_bytes}"] if memory_bytes else []
-    if confinement is None and os.geteuid() != 0 and nproc:
-        rlimits.append(f"--nproc={_user_tasks() + nproc}")  # the limit counts the user's other tasks too
+    if confinement is None and nproc:
+        rlimits.append(f"--nproc={_user_tasks() + nproc}")  # the limit counts the account's other tasks too
     if rlimits:
         args += ["prlimit", *rlimits, "--"]
-    return args
+    command, stage = _command(args, sources)
+    return (confinement.prefix() if confinement else []) + command, stage
+
+
+def isolation_shim(*writable: str) -> list[str]:
+    """What goes between :func:`bwrap_prefix` and a command started on its own in the sandbox: the same
+    namespaces and the same dropped capabilities a fork-server kernel gets (:func:`.zygote.run_isolated`)."""
+    return [sys.executable, "-c", "from infraprep.grading.zygote import run_isolated; run_isolated()", *writable, "--"]
 
 
 def _user_tasks() -> int:
-    """Processes and threads this user runs now (what RLIMIT_NPROC counts)."""
-    uid, count = os.geteuid(), 0
+    """Processes and threads the sandbox's account runs now (what RLIMIT_NPROC counts)."""
+    account = sandbox_account()
+    uid, count = (account[0] if account else os.geteuid()), 0
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
@@ -110,7 +202,8 @@ def _user_tasks() -> int:
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels run under bubblewrap (see the module docstring)."""
+    """A kernel manager whose kernels run under bubblewrap (see the module docstring), each behind
+    :func:`.zygote.run_isolated`, which gives it the same namespaces a fork-server kernel gets."""
 
     sandbox_memory_bytes = Integer(4 * 1024**3, help="Address-space limit of the kernel (bytes); 0 for none").tag(config=True)
     sandbox_pids = Integer(limits.PIDS, help="Processes the kernel's tree may have").tag(config=True)
@@ -138,16 +231,22 @@ class SandboxedKernelManager(AsyncKernelManager):
             kw["cwd"] = self.scratch
         if self._confinement is None:
             self._confinement = limits.Confinement.create(self.sandbox_pids, self.sandbox_cgroup_memory_bytes)
-        prefix = bwrap_prefix(workdir, self._shared, self.sandbox_memory_bytes, self._confinement, self.sandbox_pids,
-                              extra_env=self.kernel_env)
-        at = prefix.index(BWRAP) + 1
-        for folder in self.extra_read_only:
-            prefix[at:at] = ["--ro-bind", folder, folder]
+        hand_over(self.connection_file)
+        prefix, stage = bwrap_prefix(workdir, self._shared, self.sandbox_memory_bytes, self._confinement,
+                                     self.sandbox_pids, extra_env=self.kernel_env, extra_read_only=list(self.extra_read_only))
+        shim = isolation_shim(workdir, self._shared)
         kw["env"] = {}
-        return await super()._async_launch_kernel(prefix + kernel_cmd, **kw)
+        try:
+            return await super()._async_launch_kernel(prefix + shim + kernel_cmd, **kw)
+        finally:
+            self._stage = stage
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
+        stage = getattr(self, "_stage", None)
+        if stage:
+            shutil.rmtree(stage, ignore_errors=True)
+            self._stage = None
         if not restart:
             if self._confinement is not None:
                 self._confinement.close()

@@ -138,8 +138,9 @@ def _sandboxed(tmp_path, code: str, confinement=None, timeout: float = 60) -> st
     work, shared = tmp_path / "work", tmp_path / "shared"
     work.mkdir()
     shared.mkdir()
-    prefix = sandbox.bwrap_prefix(str(work), str(shared), 4 * 1024**3, confinement)
-    done = subprocess.run(prefix + [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    prefix, _ = sandbox.bwrap_prefix(str(work), str(shared), 4 * 1024**3, confinement)
+    done = subprocess.run(prefix + sandbox.isolation_shim(str(work), str(shared)) + [sys.executable, "-c", code],
+                          capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -215,8 +216,9 @@ def test_memory_is_limited(tmp_path):
     work.mkdir()
     shared.mkdir()
     try:
-        prefix = sandbox.bwrap_prefix(str(work), str(shared), 2 * 1024**3, confinement)
-        done = subprocess.run(prefix + [sys.executable, "-c", MEMORY], capture_output=True, text=True, timeout=120)
+        prefix, _ = sandbox.bwrap_prefix(str(work), str(shared), 2 * 1024**3, confinement)
+        done = subprocess.run(prefix + sandbox.isolation_shim(str(work), str(shared)) + [sys.executable, "-c", MEMORY],
+                              capture_output=True, text=True, timeout=120)
     finally:
         if confinement is not None:
             confinement.close()
