@@ -15,6 +15,7 @@ import os
 
 from infraprep.grading.judge import JudgedExecute
 from infraprep.grading.preprocessors import StripHiddenTests
+from infraprep.grading.sanitize import SanitizeFeedback, SanitizeStudentContent
 from infraprep.grading.tamper import RestoreGradedCells
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
@@ -35,6 +36,9 @@ c.Exchange.root = os.environ.get(
     "INFRAPREP_EXCHANGE", os.path.join(os.path.expanduser("~"), ".local", "share", "infraprep", "exchange")
 )
 c.Exchange.path_includes_course = True
+# Collect never follows a link a student left in the inbound, never takes one student's entry as
+# another's, and never trusts a back-dated time stamp (infraprep/grading/safecollect.py).
+c.ExchangeFactory.collect = "infraprep.grading.safecollect.SafeCollect"
 
 # Student code: a runaway cell is stopped after this many seconds.
 c.ExecutePreprocessor.timeout = 60
@@ -51,10 +55,11 @@ c.Autograde.sanitize_preprocessors = [
     ClearOutput, RestoreGradedCells, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
 ]
 
-# Hidden tests are judged in the grader's process, never in the student's kernel
-# (infraprep/grading/judge.py): nbgrader's own list, with Execute replaced.
+# Every test cell is judged in the grader, never in the student's kernel, and its outputs are the
+# judge's verdict (infraprep/grading/judge.py); then nothing the student made can run as script where
+# the graded notebook is shown (infraprep/grading/sanitize.py). nbgrader's own list, with Execute replaced.
 c.Autograde.autograde_preprocessors = [
-    JudgedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+    JudgedExecute, SanitizeStudentContent, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
     SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
 ]
 
@@ -66,4 +71,4 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.GenerateAssignment.create_assignment = True
 
 # Feedback never shows hidden tests, nor tracebacks that could quote them (jupyter/nbgrader#917).
-c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, StripHiddenTests, SanitizeFeedback, CSSHTMLHeaderPreprocessor]

@@ -19,6 +19,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .grading.escape import printable
+
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -105,15 +107,19 @@ def _run(args) -> int:
 
         summary = autograde(course, lessons, students=args.student, workers=args.workers, scheduler=args.scheduler,
                             force=args.force, progress=not args.no_progress, roster=cohorts.roster(course))
-        print(summary)
+        print(printable(summary))
         for problem in summary.problems:
-            print(f"  {problem}")
+            print(printable(f"  {problem}"))
     elif args.command == "feedback":
         from .grading.feedback import feedback
 
-        pages = feedback(course, lessons, release=not args.no_release)
-        print(f"{len(pages)} feedback page(s), no hidden test in any; "
+        result = feedback(course, lessons, release=not args.no_release)
+        print(f"{len(result.pages)} feedback page(s), no hidden test in any; "
               f"{'generated only' if args.no_release else 'released to the exchange'}")
+        for page, shown in result.held.items():
+            print(printable(f"  HELD BACK {page}: it would show a hidden test ({shown[0][:60]}...)"), file=sys.stderr)
+        if result.held:
+            return 1
     elif args.command == "export":
         from .grading.export import export
 
@@ -137,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 130
     except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(printable(f"error: {exc}", keep_newlines=True), file=sys.stderr)
         return 1
 
 

@@ -37,6 +37,7 @@ from types import SimpleNamespace
 
 from . import flags
 from .course import Course
+from .escape import printable
 from .executors import DaskExecutor, LocalExecutor
 
 MAX_NOTEBOOK_BYTES = 20 * 1024**2   # a submitted notebook larger than this is reported, not graded
@@ -249,7 +250,7 @@ class Coordinator:
         self.course = course
         self.roster = roster or {}
         self.progress = progress
-        self.log = log or (lambda message: print(message, file=sys.stderr))
+        self.log = log or (lambda message: print(printable(message), file=sys.stderr))
         self.config = course.config
         self.summary = AutogradeSummary()
         self._sanitized: dict[str, tuple[str, dict]] = {}

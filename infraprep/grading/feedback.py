@@ -1,15 +1,27 @@
 """Feedback for every graded student, through nbgrader's GenerateFeedback with the course's
-preprocessors (``StripHiddenTests`` among them), and a check that no hidden test reached a student."""
+preprocessors (``StripHiddenTests`` and ``SanitizeFeedback`` among them), checked page by page.
+
+A page is released only if nothing the *course* wrote on it shows a hidden test: the test cells'
+sources (restored from the gradebook, hidden regions stripped) and their outputs (the judge's
+verdicts), and the set-up cells. What a student printed or wrote is theirs, and is not searched: a
+student who prints a hidden-test line (the source is public) holds back nobody's feedback, not even
+their own. A page that does show one is held back, named, and every other page is released.
+Only the course's own files go with a page: whatever else sits in a feedback folder is removed first.
+"""
 
 from __future__ import annotations
 
 import html
+import os
 import re
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cells import BEGIN_HIDDEN, END_HIDDEN, is_test_cell, nbgrader_meta
 from .course import Course
 
-BEGIN, END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+BEGIN, END = BEGIN_HIDDEN, END_HIDDEN
 
 
 def hidden_test_lines(course: Course, lesson: str, min_length: int = 7) -> list[str]:
@@ -38,40 +50,125 @@ def visible_text(page: Path) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", raw))
 
 
+def course_written(nb) -> str:
+    """The parts of a feedback notebook the course wrote (after the feedback preprocessors): test and
+    set-up cells' sources, and the outputs of test cells (the judge's verdicts)."""
+    parts = []
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if is_test_cell(cell):
+            parts.append(cell.source)
+            for output in cell.get("outputs", []):
+                parts.append(str(output.get("evalue", "")) + str(output.get("text", ""))
+                             + str((output.get("data") or {}).get("text/plain", "")))
+        elif meta.get("locked") and not meta.get("solution"):
+            parts.append(cell.source)
+    return "\n".join(parts)
+
+
+def page_leaks(course: Course, lesson: str, student: str, notebook: str, secrets: list[str]) -> list[str]:
+    """Hidden-test lines the course itself would show on one student's feedback page (``[]`` if none)."""
+    import nbformat
+
+    cd = course.coursedir
+    path = Path(cd.format_path(cd.autograded_directory, student, lesson)) / f"{notebook}.ipynb"
+    if not path.is_file():
+        return []
+    nb = nbformat.read(str(path), as_version=4)
+    from nbconvert.exporters.exporter import ResourcesDict
+
+    for cls in course.config.GenerateFeedback.get("preprocessors", []) if "GenerateFeedback" in course.config else []:
+        if isinstance(cls, type) and cls.__name__ in ("StripHiddenTests", "SanitizeFeedback"):
+            nb, _ = cls(config=course.config).preprocess(nb, ResourcesDict())
+    text = course_written(nb)
+    return [line for line in secrets if line in text]
+
+
 def leaks(course: Course, lessons: list[str] | None = None) -> list[tuple[Path, str]]:
-    """(feedback file, hidden-test line) for every hidden-test line found in any feedback file."""
+    """(feedback page, hidden-test line) for every page whose course-written part shows a hidden test."""
     found = []
     base = Path(course.coursedir.root) / course.coursedir.feedback_directory
     for lesson in lessons or course.lessons():
         secrets = hidden_test_lines(course, lesson)
         for page in sorted(base.glob(f"*/{lesson}/*.html")):
-            text = visible_text(page)
-            found += [(page, line) for line in secrets if line in text]
+            student = page.parent.parent.name
+            found += [(page, line) for line in page_leaks(course, lesson, student, page.stem, secrets)]
     return found
 
 
-def feedback(course: Course, lessons: list[str] | None = None, release: bool = True) -> list[Path]:
-    """Feedback HTML for every autograded submission of these lessons (default: all), checked for
-    hidden-test lines, then released to the students through the exchange."""
+def _course_files(course: Course, lesson: str) -> set[str]:
+    from .tamper import EXCHANGE_FILES
+
+    cd = course.coursedir
+    source = Path(cd.format_path(cd.source_directory, ".", lesson))
+    own = {str(p.relative_to(source)) for p in source.rglob("*") if p.is_file() and p.suffix != ".ipynb"}
+    return own | EXCHANGE_FILES  # nbgrader releases feedback with the submission's time stamp
+
+
+def keep_course_files(course: Course, lesson: str) -> list[Path]:
+    """Remove from every feedback folder of ``lesson`` what the course did not make (links included);
+    returns what was removed."""
+    base = Path(course.coursedir.root) / course.coursedir.feedback_directory
+    own = _course_files(course, lesson)
+    removed = []
+    for folder in sorted(base.glob(f"*/{lesson}")):
+        notebooks = {p.stem for p in (Path(course.coursedir.root) / course.coursedir.autograded_directory
+                                      / folder.parent.name / lesson).glob("*.ipynb")}
+        for root, dirs, files in os.walk(folder):
+            for name in list(dirs) + files:
+                path = Path(root) / name
+                rel = str(path.relative_to(folder))
+                if path.is_symlink():
+                    path.unlink()
+                    removed.append(path)
+                elif name in files and rel not in own and not (path.suffix == ".html" and path.stem in notebooks
+                                                                and path.parent == folder):
+                    path.unlink()
+                    removed.append(path)
+            dirs[:] = [d for d in dirs if not (Path(root) / d).is_symlink()]
+    return removed
+
+
+@dataclass
+class FeedbackResult:
+    pages: list[Path] = field(default_factory=list)          # released (or written, without release)
+    held: dict[Path, list[str]] = field(default_factory=dict)  # page -> hidden-test lines it would show
+
+    def __iter__(self):
+        return iter(self.pages)
+
+    def __len__(self) -> int:
+        return len(self.pages)
+
+
+def feedback(course: Course, lessons: list[str] | None = None, release: bool = True) -> FeedbackResult:
+    """Feedback HTML for every autograded submission of these lessons (default: all); a page that
+    would show a hidden test is held back (see the module docstring), the rest released to the
+    students through the exchange."""
     lessons = lessons or course.lessons()
-    pages: list[Path] = []
+    result = FeedbackResult()
     base = Path(course.coursedir.root) / course.coursedir.feedback_directory
     autograded = Path(course.coursedir.root) / course.coursedir.autograded_directory
+    held_dir = Path(course.coursedir.root) / ".infraprep-held-feedback"
     for lesson in lessons:
         if not any(autograded.glob(f"*/{lesson}/*.ipynb")):
             continue
-        result = course.api.generate_feedback(lesson, force=True)
-        if not result.get("success"):
-            raise RuntimeError(f"generate_feedback {lesson} failed:\n{result.get('error')}\n{result.get('log')}")
-        pages += sorted(base.glob(f"*/{lesson}/*.html"))
-    found = leaks(course, lessons)
-    if found:  # never release a page that shows a hidden test
-        shown = "\n".join(f"  {page}: {line}" for page, line in found[:10])
-        raise RuntimeError(f"feedback shows hidden tests; nothing released:\n{shown}")
-    if release:
-        for lesson in lessons:
-            if any(base.glob(f"*/{lesson}/*.html")):
-                result = course.api.release_feedback(lesson)
-                if not result.get("success"):
-                    raise RuntimeError(f"release_feedback {lesson} failed:\n{result.get('error')}\n{result.get('log')}")
-    return pages
+        generated = course.api.generate_feedback(lesson, force=True)
+        if not generated.get("success"):
+            raise RuntimeError(f"generate_feedback {lesson} failed:\n{generated.get('error')}\n{generated.get('log')}")
+        keep_course_files(course, lesson)
+        secrets = hidden_test_lines(course, lesson)
+        for page in sorted(base.glob(f"*/{lesson}/*.html")):
+            shown = page_leaks(course, lesson, page.parent.parent.name, page.stem, secrets)
+            if shown:  # never release it: move it aside for the instructor to look at
+                aside = held_dir / page.relative_to(base)
+                aside.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(page), str(aside))
+                result.held[aside] = shown
+            else:
+                result.pages.append(page)
+        if release and any(base.glob(f"*/{lesson}/*.html")):
+            released = course.api.release_feedback(lesson)
+            if not released.get("success"):
+                raise RuntimeError(f"release_feedback {lesson} failed:\n{released.get('error')}\n{released.get('log')}")
+    return result

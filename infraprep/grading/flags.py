@@ -49,8 +49,10 @@ class Flag:
     message: str
 
     def __str__(self) -> str:
+        from .escape import printable
+
         where = f" [{self.cell}]" if self.cell else ""
-        return f"{self.student} / {self.lesson} / {self.notebook}{where}: {self.kind}: {self.message}"
+        return printable(f"{self.student} / {self.lesson} / {self.notebook}{where}: {self.kind}: {self.message}")
 
 
 def add(nb, kind: str, cell: str, message: str) -> None:

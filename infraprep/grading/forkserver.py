@@ -267,7 +267,7 @@ class ForkServer:
 
     def ipc_dir(self, tag: str) -> str:
         """A new folder for one kernel's connection file and sockets."""
-        folder = os.path.join(self.shared, f"nb-{tag}")
+        folder = os.path.join(self.shared, f"ipc-{tag}")
         os.mkdir(folder, 0o700)
         self.hand_over(folder)
         return folder

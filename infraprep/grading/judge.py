@@ -701,7 +701,10 @@ def _keep_course_files(folder: Path, config, assignment: str, notebook: str | No
         folder.resolve().relative_to(autograded_root.resolve())
     except ValueError:
         return  # not an autograded folder (a preflight, a learner's own check): leave it alone
+    from .tamper import EXCHANGE_FILES
+
     own = {str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()} if source.is_dir() else set()
+    own |= EXCHANGE_FILES  # nbgrader's own: feedback is released with the submission's time stamp
     for root, dirs, files in os.walk(folder):
         for name in dirs + files:
             path = os.path.join(root, name)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import csv
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from .escape import printable
+
 REQUIRED = ("id", "name", "email")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_EMAIL = re.compile(r"^[^@\s,;<>]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_MARKUP = set('<>"`&\\')
+_EMAIL = re.compile(r"^[^@\s,;<>\"`&]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
 class RosterError(ValueError):
@@ -66,6 +70,10 @@ def read_roster(path: str | Path) -> list[Student]:
                 raise RosterError(f"{path.name} line {line}: duplicate id {sid!r} (first on line {first_seen[sid]})")
             if not name:
                 raise RosterError(f"{path.name} line {line}: empty name for {sid!r}")
+            bad = sorted({ch for ch in name if ch in _MARKUP or unicodedata.category(ch) in ("Cc", "Cf")})
+            if bad:  # names are shown in the formgrader's and the report's pages and in terminals
+                raise RosterError(f"{path.name} line {line}: the name of {sid!r} holds {printable(''.join(bad))!r}, "
+                                  "which a name does not need (markup or control characters)")
             if not _EMAIL.match(email):
                 raise RosterError(f"{path.name} line {line}: bad email {email!r} for {sid!r}")
             first_seen[sid] = line

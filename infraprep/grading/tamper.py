@@ -32,6 +32,8 @@ from . import flags
 from .cells import split_hidden
 
 _TRACKED = ("grade", "solution", "locked", "task")
+# what nbgrader's exchange adds to every submission: never the student's extra files
+EXCHANGE_FILES = frozenset({"timestamp.txt", "submission_secret.txt"})
 
 
 def _meta(cell) -> dict:
@@ -133,6 +135,7 @@ class RestoreGradedCells(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
+        nb.metadata.pop("infraprep", None)  # flags and marks are the grader's to write, never the submission's
         folders = self._folders(info)
         source_nb = _read_notebook(folders.source / f"{info['notebook']}.ipynb") if folders else None
         try:
@@ -266,7 +269,7 @@ class RestoreGradedCells(NbGraderPreprocessor):
         submitted, autograded, source, ignore = folders
         if not submitted.is_dir():
             return
-        own = {f"{name}.ipynb" for name in notebooks} | {"timestamp.txt"}
+        own = {f"{name}.ipynb" for name in notebooks} | EXCHANGE_FILES
         if source.is_dir():
             own |= {str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()}
         for root, dirs, files in os.walk(submitted):
