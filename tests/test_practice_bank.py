@@ -351,7 +351,7 @@ def test_references_are_well_formed():
 
 def test_every_source_column_points_at_a_reference():
     keys = set(tables.references(LESSON)["key"].astype(str))
-    for name in [f"bank/{lesson}" for lesson in bank.LESSONS] + ["incident_steps", "mock_prompts"]:
+    for name in [f"bank/{lesson}" for lesson in bank.LESSONS] + ["incident_steps", "mock_prompts", "mock_inputs", "model_answers"]:
         used = set(tables.load(LESSON, name)["source"].astype(str))
         assert used <= keys, (name, used - keys)
 
