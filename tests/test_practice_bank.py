@@ -89,6 +89,8 @@ def test_lessons_are_the_files_present_in_course_order():
 
 
 def test_answers_are_worked_but_still_spoken_answers(questions):
+    """Lessons 1-6 (this lesson's own files): answers worked out, but short enough to say in a minute or two."""
+    questions = questions[questions["lesson_id"].astype(str).isin(CORE)]
     words = questions["answer"].str.split().str.len()
     assert words.mean() >= 35, "interview-level answers, not one-line recall"
     sentences = questions["answer"].str.count(r"[.!?](\s|$)")
