@@ -289,7 +289,8 @@ def test_worked_numbers_in_answers_match_the_formulas(questions):
     assert 8 * e.gbit_to_bytes_s(400) / 1e9 == pytest.approx(400) and round(365 / 400 * 100) == 91
     _has(a["stn-028"], "400 GB/s", "91%")
     assert e.two_level_fat_tree(64)["hosts"] == 2048 and e.three_level_fat_tree_hosts(64) == 65_536
-    _has(a["stn-032"], "2,048", "65,536")
+    assert e.three_level_fat_tree_hosts(128) == 524_288
+    _has(a["stn-032"], "2,048", "65,536", "524,288")
     _has(a["stn-026"], "2,048")
     assert e.loader_bandwidth_bytes_s(400, 110e3, 512) / 1e9 == pytest.approx(22.5, abs=0.05)
     assert e.files_opened_per_s(512 * 400) == 204_800 and round(512 * 400 / (100e6 / 110e3)) == 225
