@@ -67,3 +67,45 @@ def test_empty_filter_and_duplicate_ids_are_refused(tmp_path):
     twice.loc[1, "id"] = twice.loc[0, "id"]
     with pytest.raises(ValueError, match="unique"):
         anki.build_deck(twice)
+
+
+def test_a_new_lessons_bank_file_joins_the_bank_deck_and_flashcards(tmp_path, monkeypatch):
+    """Lessons 8 and 9 add bank/08-inference.csv and bank/09-system-design.csv: the loader, the
+    lesson filter, the Anki deck and the flashcards pick a new file up, in course order."""
+    import importlib
+    import shutil
+    from datetime import date
+
+    from infraprep import tables
+    from infraprep.widgets.practice import FlashcardWidget
+
+    data = tmp_path / "data"
+    shutil.copytree(tables.DATA_DIR / bank.LESSON, data / bank.LESSON)
+    lessons = (tables.DATA_DIR / "lessons.csv").read_text(encoding="utf-8")
+    if "08-inference" not in lessons:
+        lessons += '8,08-inference,Inference serving at scale,"Serving LLMs"\n'
+    (data / "lessons.csv").write_text(lessons, encoding="utf-8")
+    rows = bank.load_bank().head(22).copy()
+    rows["id"] = [f"inf-{i:03d}" for i in range(1, 23)]
+    rows["lesson_id"] = "08-inference"
+    rows["question"] = [f"Inference question {i}?" for i in range(1, 23)]
+    rows.to_csv(data / bank.LESSON / "bank" / "08-inference.csv", index=False)
+    monkeypatch.setattr(tables, "DATA_DIR", data)
+    try:
+        importlib.reload(bank)
+        assert bank.LESSONS.index("08-inference") > bank.LESSONS.index("06-storage-networking")
+        whole = bank.load_bank()
+        assert (whole["lesson_id"] == "08-inference").sum() == 22
+        assert whole["lesson_id"].cat.categories.tolist() == list(bank.LESSONS)
+        assert len(bank.filter_bank(whole, lesson=8)) == 22
+        assert bank.file_problems()["08-inference.csv"] == []
+        path = anki.export_apkg(tmp_path / "all.apkg", whole)
+        db = _open_collection(path, tmp_path)
+        tags = {tag for (row,) in db.execute("select tags from notes") for tag in row.split()}
+        assert "08-inference" in tags and db.execute("select count(*) from notes").fetchone()[0] == len(whole)
+        cards = FlashcardWidget(bank.filter_bank(whole, lesson=8), path=tmp_path / "c.json", today=date(2026, 12, 1))
+        assert cards.current() == "inf-001" and cards.reveal()
+    finally:
+        monkeypatch.undo()
+        importlib.reload(bank)
+    assert "08-inference" not in bank.LESSONS or (tables.DATA_DIR / bank.LESSON / "bank" / "08-inference.csv").exists()

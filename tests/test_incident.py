@@ -124,3 +124,113 @@ def test_diagnosis_steps_are_well_formed():
         assert row.answer in "ABCD" and isinstance(getattr(row, row.answer.lower()), str)
         assert row.artefact.split("/", 1)[1] in incident.ARTEFACTS
     assert steps["answer"].nunique() >= 3  # not always the same letter
+
+
+# --------------------------------------------------------------------------- generated incidents
+import inspect
+import random
+import re
+
+SEEDS = range(40)
+
+
+def _header(train: str, name: str) -> str:
+    return re.search(rf"\b{name}=(\S+)", train).group(1)
+
+
+@pytest.fixture(scope="module")
+def generated():
+    return {seed: incident.generate(random.Random(seed)) for seed in SEEDS}
+
+
+def test_generate_is_deterministic_and_varies():
+    assert incident.generate(random.Random(11)) == incident.generate(random.Random(11))
+    first, other = incident.generate(random.Random(1)), incident.generate(random.Random(2))
+    assert set(first) == set(incident.ARTEFACTS) and first != other
+    with pytest.raises(TypeError):
+        incident.generate(11)
+
+
+def test_generated_logs_are_one_consistent_failure(generated):
+    """Whatever the draw, the logs tell one story the parsers can read: one rank's CUDA error, its whole
+    node silent, every other rank timing out one NCCL timeout later, and an Xid on that GPU first."""
+    for seed, logs in generated.items():
+        train, stderr = logs["train.log"], logs["stderr.log"]
+        world, timeout = int(_header(train, "world_size")), int(_header(train, "nccl_timeout").rstrip("s"))
+        layout = incident.rank_table(train)
+        assert len(layout) * 8 == world and layout["first_rank"].tolist() == list(range(0, world, 8))
+        events = incident.parse_stderr(stderr)
+        first = events.iloc[0]
+        assert first["kind"] == "error", seed
+        node, local = incident.rank_location(int(first["rank"]))
+        assert node != 0 and layout.loc[layout["node_rank"] == node, "host"].item() == first["host"]
+        assert incident.silent_ranks(stderr, world) == list(range(8 * node, 8 * node + 8))
+        timeouts = events[events["kind"] == "timeout"]
+        assert len(timeouts) == world - 8 and timeouts["seq"].nunique() == 1
+        assert set(timeouts["timeout_ms"]) == {timeout * 1000}
+        gap = (timeouts["time"].min() - first["time"]).total_seconds()
+        assert timeout - 2 <= gap <= timeout + 3, (seed, gap)
+        xids = incident.parse_xid(logs["dmesg-suspect-node.txt"])
+        fatal = xids[xids["xid"].isin([f["xid"] for f in incident.FAILURES.values()])]
+        assert len(fatal) == 1, seed
+        kind = next(k for k, f in incident.FAILURES.items() if f["xid"] == fatal["xid"].item())
+        assert first["detail"] == f"CUDA error: {incident.FAILURES[kind]['cuda']}"
+        buses = incident.gpu_bus_ids(logs["nvidia-smi-healthy-node.txt"])
+        assert len(buses) == 8 and buses[local] == fatal["pci"].item() + ".0"
+        lag = (first["time"] - pd.Timestamp(fatal["time"].item())).total_seconds()
+        assert 0 < lag < 5, (seed, lag)  # the Xid comes first: the cause, not a symptom
+
+
+def test_generated_training_log_has_an_unfinished_async_checkpoint(generated):
+    for seed, logs in generated.items():
+        train = logs["train.log"]
+        started = [int(s) for s in re.findall(r"async save of step_(\d+) started", train)]
+        saved = [int(s) for s in re.findall(r"saved step_(\d+) in", train)]
+        every = int(_header(train, "checkpoint_every"))
+        assert started[-1] not in saved and saved == started[:-1], seed
+        assert incident.last_checkpoint(train) == started[-1] - every
+        assert incident.last_step(train) >= started[-1]
+        params = float(_header(train, "params"))
+        size = float(re.search(r"async save of step_\d+ started \(([\d,.]+) GB", train).group(1).replace(",", ""))
+        assert size == pytest.approx(14 * params / 1e9, rel=1e-3)  # 14 bytes a parameter
+        metrics = incident.parse_train_log(train)
+        tokens_step = int(_header(train, "tokens_per_step"))
+        assert (metrics["tokens_per_s"] * metrics["step_time_s"] / tokens_step).between(0.99, 1.01).all()
+        mfu = estimates.mfu(6 * params * metrics["tokens_per_s"].median(), int(_header(train, "world_size")) * 989e12)
+        assert 0.3 < mfu < 0.55, (seed, mfu)
+
+
+def test_generated_nvidia_smi_matches_the_failure(generated):
+    for seed, logs in generated.items():
+        xid = incident.parse_xid(logs["dmesg-suspect-node.txt"])["xid"].iloc[0]
+        bus = incident.parse_xid(logs["dmesg-suspect-node.txt"])["pci"].iloc[0].split(":")[1]
+        suspect, healthy = logs["nvidia-smi-suspect-node.txt"], logs["nvidia-smi-healthy-node.txt"]
+        table = [line for line in healthy.splitlines() if line.startswith(("|", "+"))]
+        assert {len(line) for line in table} == {91}, seed
+        if xid == 79:
+            assert f"Unable to determine the device handle for GPU0000:{bus.upper()}:00.0" in suspect
+            assert f"{bus}:00.0 3D controller" in suspect and suspect.count("(rev ff)") == 1
+        elif xid in (94, 95):
+            row = next(line for line in suspect.splitlines() if f"00000000:{bus.upper()}:00.0" in line)
+            assert int(row.rsplit("|", 2)[1]) > 0
+        else:
+            assert "<inactive>" in suspect and "nvlink -s" in suspect
+
+
+def test_generated_incidents_cover_every_failure_and_never_the_lecture(generated):
+    lecture = incident.diagnose()
+    kinds, sizes = set(), set()
+    for logs in generated.values():
+        kinds.add(int(incident.parse_xid(logs["dmesg-suspect-node.txt"])["xid"].iloc[0]))
+        sizes.add(int(_header(logs["train.log"], "world_size")))
+        assert "trn-node-" not in logs["stderr.log"]
+        assert incident.gpu_bus_ids(logs["nvidia-smi-healthy-node.txt"]) != incident.gpu_bus_ids(
+            incident.read("nvidia-smi-healthy-node.txt"))
+        assert incident.parse_stderr(logs["stderr.log"]).iloc[0]["host"] != lecture["host"]
+    assert kinds == {79, 94, 95, 74} and len(sizes) >= 4
+
+
+def test_diagnose_reads_only_the_lecture_incident():
+    """The package's one-call diagnosis is the lecture's worked example; it cannot be pointed at
+    another incident's logs."""
+    assert list(inspect.signature(incident.diagnose).parameters) == ["gpus_per_node"]

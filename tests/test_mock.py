@@ -124,3 +124,110 @@ def test_two_result_objects_on_one_file_keep_every_session(tmp_path):
     first.add({"when": "2026-11-24T10:00:00", "prompt_id": "bh-cost", "round": "behavioural", "score": 3, "max_score": 5})
     second.add({"when": "2026-11-24T11:00:00", "prompt_id": "bh-conflict", "round": "behavioural", "score": 4, "max_score": 5})
     assert [s["prompt_id"] for s in mock.MockResults(path).sessions] == ["bh-cost", "bh-conflict"]
+
+
+# --------------------------------------------------------------------------- model answers
+import re
+
+from infraprep import estimates, manifests, tables
+
+DESIGN_PARTS = ("Requirements", "Numbers", "Architecture", "Deep dive", "Trade-offs")
+
+
+def test_every_prompt_has_a_complete_model_answer():
+    refs = set(tables.references(bank.LESSON)["key"].astype(str))
+    texts = tables.load(bank.LESSON, "model_answers")
+    inputs = tables.load(bank.LESSON, "mock_inputs")
+    assert set(texts["source"].astype(str)) <= refs and set(inputs["source"].astype(str)) <= refs
+    for pid in mock.load_prompts()["prompt_id"]:
+        answer = mock.model_answer(pid)
+        text = answer.markdown()
+        assert len(answer.sections) >= 3 and len(text.split()) >= 120, pid
+        assert not re.search(r"\{[a-z_]+\}", text), f"{pid}: an unfilled number slot"
+        assert len(answer.numbers) >= 2 and (answer.numbers["value"].str.len() > 0).all()
+        assert not answer.numbers["value"].str.contains(r"e\+|\.\d{5,}", regex=True).any(), "numbers as people write them"
+        if answer.round == "system-design":
+            headings = [h for h, _ in answer.sections]
+            assert all(any(h.startswith(part) for h in headings) for part in DESIGN_PARTS), (pid, headings)
+    with pytest.raises(ValueError):
+        mock.model_answer("no-such-prompt")
+
+
+def test_cluster_design_numbers_match_a_hand_calculation():
+    answer = mock.model_answer("sd-70b-cluster")
+    shown = dict(zip(answer.numbers["quantity"], answer.numbers["value"]))
+    gpu_hours = 6 * 70e9 * 2e12 / (989e12 * 0.40) / 3600
+    assert shown["H100-hours at the assumed MFU"] == f"{gpu_hours:,.0f}" == "589,821"
+    assert shown["GPUs needed to finish within the deadline"] == f"{gpu_hours / (30 * 24):,.0f}"
+    assert shown["GPUs chosen (whole nodes, a power of two)"] == "1,024"
+    assert shown["training time on those GPUs"] == f"{gpu_hours / 1024 / 24:.1f}"
+    assert shown["checkpoint, 14 bytes a parameter"] == "980"
+    assert shown["model state per GPU, TP 8 × ZeRO-1"] == f"{(4 * 70e9 / 8 + 12 * 70e9 / 8 / 128) / 1e9:.1f}"
+    job_mtbf = 54 * 24 / 419 * 16384 / 1024
+    assert shown["expected time between interruptions for this job"] == f"{job_mtbf:.0f}"
+    assert shown["Young's interval with blocking checkpoints"] == f"{(2 * 4.9 * job_mtbf * 3600) ** 0.5 / 60:.0f}"
+    assert shown["GPU cost at the neocloud price"] == f"{1024 * gpu_hours / 1024 * 2.5 / 1e6:.2f}"
+    assert shown["facility power at the PUE"] == f"{128 * 10.2 * 1.56 / 1000:.2f}"
+    text = answer.markdown()
+    assert "8.4 × 10²³" in text and "14 bytes a parameter" in text and "no gradients" in text
+
+
+def test_serving_and_memory_answers_match_a_hand_calculation():
+    serving = dict(zip(*[mock.model_answer("sd-serving").numbers[c] for c in ("quantity", "value")]))
+    kv = 2 * 80 * 8 * 128 * 2
+    free = 4 * 80e9 * 0.9 - 140e9
+    assert serving["conversations whose KV cache fits"] == f"{int(free // (2500 * kv)):,}"
+    assert serving["KV cache per token (80 layers, 8 KV heads of 128)"] == f"{kv / 1e6:.2f}"
+    memory = dict(zip(*[mock.model_answer("dd-memory").numbers[c] for c in ("quantity", "value")]))
+    assert memory["plain DDP: 16 bytes a parameter on every GPU"] == "208"
+    assert memory["ZeRO-1 per GPU"] == f"{(4 * 13e9 + 12 * 13e9 / 8) / 1e9:.1f}"
+    assert memory["ZeRO-3 / FSDP per GPU"] == f"{16 * 13e9 / 8 / 1e9:.1f}"
+    ring = dict(zip(*[mock.model_answer("dd-allreduce").numbers[c] for c in ("quantity", "value")]))
+    assert ring["ring AllReduce time"] == f"{(2 * 63 * 10e-6 + 2 * 63 / 64 * 256e6 / 50e9) * 1e3:.1f}"
+    assert ring["busbw of the measured run"] == f"{256e6 / 0.025 * 2 * 63 / 64 / 1e9:.1f}"
+
+
+def test_inputs_agree_with_the_prompts():
+    prompts = mock.load_prompts().set_index("prompt_id")["prompt"].astype(str)
+    cluster = mock.inputs_for("sd-70b-cluster")
+    assert "70B" in prompts["sd-70b-cluster"] and "2 trillion" in prompts["sd-70b-cluster"]
+    assert (cluster["params"], cluster["tokens"]) == (70e9, 2e12)
+    pipeline = mock.inputs_for("sd-data-pipeline")
+    assert "1,024-GPU" in prompts["sd-data-pipeline"] and "5 PB" in prompts["sd-data-pipeline"]
+    assert (pipeline["gpus"], pipeline["raw_pb"]) == (1024, 5)
+    memory = mock.inputs_for("dd-memory")
+    assert "13B" in prompts["dd-memory"] and "8 × 80 GB" in prompts["dd-memory"]
+    assert (memory["params"], memory["gpus"], memory["gpu_gb"]) == (13e9, 8, 80)
+    job = mock.inputs_for("cd-k8s-job")
+    assert "2-node, 16-GPU" in prompts["cd-k8s-job"] and job["nodes"] * job["gpus_per_node"] == 16
+
+
+def test_the_coding_model_answer_is_a_valid_manifest():
+    text = tables.artefact(bank.LESSON, "model_answers/cd-k8s-job.yaml")
+    summary = manifests.check_gpu_workload(text, gpus_per_pod=8, pods=2)
+    assert summary["total_gpus"] == 16
+    spec = manifests.parse(text)["spec"]
+    for role in spec["pytorchReplicaSpecs"].values():
+        pod = role["template"]["spec"]
+        container = pod["containers"][0]
+        assert container["command"] == ["torchrun"] and "--nproc-per-node=8" in container["args"]
+        assert any(v.get("emptyDir", {}).get("medium") == "Memory" for v in pod["volumes"])
+        assert pod["priorityClassName"]
+    assert "torchrun" in mock.model_answer("cd-k8s-job").markdown()
+
+
+def test_markdown_html_renders_the_subset_and_escapes():
+    out = mock.markdown_html("## Title\nSome **bold** and `code <x>`.\n\n- one\n- two\n\n```yaml\na: <b>\n```")
+    assert "<h4>Title</h4>" in out and "<b>bold</b>" in out and "<code>code &lt;x&gt;</code>" in out
+    assert out.count("<li>") == 2 and "<pre" in out and "a: &lt;b&gt;" in out
+
+
+def test_countdown_ended():
+    clock = FakeClock()
+    countdown = mock.Countdown(60, clock=clock)
+    assert not countdown.ended
+    countdown.start()
+    clock.t += 30
+    assert not countdown.ended
+    countdown.stop()
+    assert countdown.ended

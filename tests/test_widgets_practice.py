@@ -104,3 +104,45 @@ def test_incident_drill_reveals_after_a_pick():
         drill.pick(1, "E")
     with pytest.raises(ValueError):
         drill.reveal(99)
+
+
+def test_model_answer_opens_only_after_the_timer_ends(tmp_path):
+    clock = {"t": 0.0}
+    widget = MockInterviewWidget(path=tmp_path / "m.json", clock=lambda: clock["t"],
+                                 now=lambda: datetime(2026, 12, 1, 20, 0))
+    widget.choose_round("system-design")
+    widget.choose_prompt("sd-70b-cluster")
+    hidden_marker = "589,821"  # a number only the model answer shows
+    assert widget._reveal.disabled and widget.show_model_answer() is None
+    assert "opens when the timer ends" in widget._answer.value and hidden_marker not in widget.widget.children[2].value
+    widget.start()
+    clock["t"] = 44 * 60
+    widget.tick()
+    assert widget._reveal.disabled and not widget.answer_available
+    assert widget.show_model_answer() is None and hidden_marker not in widget._answer.value
+    clock["t"] = 45 * 60 + 1
+    assert widget.tick().startswith("+") and not widget._reveal.disabled
+    shown = widget.show_model_answer()
+    assert shown is not None and shown.prompt_id == "sd-70b-cluster"
+    assert hidden_marker in widget._answer.value and "Requirements" in widget._answer.value
+    widget.choose_prompt("sd-serving")  # a new prompt hides it again
+    assert widget._answer.value == "" and widget._reveal.disabled and widget.show_model_answer() is None
+
+
+def test_ending_or_saving_early_opens_the_model_answer(tmp_path):
+    clock = {"t": 0.0}
+    widget = MockInterviewWidget(path=tmp_path / "m.json", clock=lambda: clock["t"])
+    widget.choose_round("deep-dive")
+    widget.choose_prompt("dd-memory")
+    widget.start()
+    clock["t"] = 12 * 60
+    widget.end()
+    assert widget.answer_available and not widget._reveal.disabled and widget._end.disabled
+    assert "208" in widget.show_model_answer().markdown()
+    clock["t"] = 20 * 60
+    assert widget.session.countdown.elapsed() == pytest.approx(12 * 60)  # the clock stopped at the end
+    widget.choose_prompt("dd-allreduce")
+    widget.start()
+    clock["t"] = 25 * 60
+    widget.save()
+    assert widget.answer_available and widget.show_model_answer() is not None

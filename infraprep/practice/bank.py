@@ -3,10 +3,15 @@
 Stored once, a file a lesson, as ``infraprep/data/07-rapid-fire/bank/<lesson>.csv`` with columns
 ``id, lesson_id, round, difficulty, question, answer, source``:
 
-- ``lesson_id``: the lesson the question practises (``01-roles`` ... ``06-storage-networking``)
+- ``lesson_id``: the lesson the question practises (``01-roles`` ... ``09-system-design``), the same
+  as the file's name
 - ``round``: the interview round where it is typically asked (:data:`ROUNDS`)
-- ``difficulty``: ``easy``, ``medium`` or ``hard``
-- ``source``: a key of the lesson's ``references.csv`` backing the answer's facts
+- ``difficulty``: ``easy``, ``medium`` or ``hard`` (hard: several steps, a computed number, a
+  debugging trail or a design trade-off)
+- ``source``: a key of lesson 7's ``references.csv`` backing the answer's facts
+
+Every ``bank/*.csv`` file present is loaded, in course order, so lessons that add a file (for
+example ``bank/08-inference.csv``) join the bank, the flashcards and the Anki deck at once.
 
 >>> bank = load_bank()
 >>> len(filter_bank(bank, lesson=2, difficulty="hard")) > 0
@@ -21,7 +26,8 @@ import pandas as pd
 
 from .. import tables
 
-__all__ = ["LESSON", "LESSONS", "ROUNDS", "DIFFICULTIES", "load_bank", "filter_bank", "problems", "coverage"]
+__all__ = ["LESSON", "LESSONS", "ROUNDS", "DIFFICULTIES", "load_bank", "filter_bank", "problems", "file_problems",
+           "coverage", "levels"]
 
 LESSON = "07-rapid-fire"
 #: Lessons the bank covers, in course order.
@@ -43,6 +49,11 @@ def load_bank() -> pd.DataFrame:
     return frame
 
 
+def _lesson_numbers() -> dict[int, str]:
+    course = tables.lessons()
+    return {int(n): str(lesson) for n, lesson in zip(course["number"], course["lesson_id"]) if str(lesson) in LESSONS}
+
+
 def _as_set(name: str, value, known: tuple[str, ...]) -> set[str] | None:
     if value is None:
         return None
@@ -50,9 +61,11 @@ def _as_set(name: str, value, known: tuple[str, ...]) -> set[str] | None:
     out = set()
     for item in items:
         if name == "lesson" and isinstance(item, int) and not isinstance(item, bool):
-            if not 1 <= item <= len(LESSONS):
-                raise ValueError(f"lesson number must be 1 to {len(LESSONS)}, got {item}")
-            item = LESSONS[item - 1]
+            numbers = _lesson_numbers()
+            if item not in numbers:
+                raise ValueError(f"lesson {item} has no questions in the bank; lessons with questions: "
+                                 f"{', '.join(map(str, sorted(numbers)))}")
+            item = numbers[item]
         text = str(item).strip().lower().replace(" ", "-").replace("_", "-")
         if name == "round" and text == "behavioral":
             text = "behavioural"
@@ -96,7 +109,7 @@ def problems(bank: pd.DataFrame, references: pd.DataFrame | None = None) -> list
     """Everything wrong with a bank, as sentences; an empty list means it is valid.
 
     Checks: the columns, unique ids, no duplicate question, known tags, a source
-    key present in ``references``, non-empty answers, and at least
+    key present in ``references`` (one key a row), non-empty answers, and at least
     :data:`MIN_PER_LESSON` questions for every lesson.
     """
     found = []
@@ -127,6 +140,37 @@ def problems(bank: pd.DataFrame, references: pd.DataFrame | None = None) -> list
         if counts.get(lesson, 0) < MIN_PER_LESSON:
             found.append(f"lesson {lesson} has {counts.get(lesson, 0)} questions, fewer than {MIN_PER_LESSON}")
     return found
+
+
+def file_problems(references: pd.DataFrame | None = None) -> dict[str, list[str]]:
+    """Every ``bank/*.csv`` file present, checked on its own: ``{file name: problems}``.
+
+    Beyond :func:`problems` (columns, ids, tags, sources, empty text), each row's ``lesson_id``
+    must name the file's own lesson, and the file must belong to a lesson of the course.
+    """
+    refs = tables.references(LESSON) if references is None else references
+    known = set(tables.lessons()["lesson_id"].astype(str))
+    found: dict[str, list[str]] = {}
+    for path in sorted((tables.DATA_DIR / LESSON / "bank").glob("*.csv")):
+        frame = tables.load(LESSON, f"bank/{path.stem}")
+        issues = [p for p in problems(frame, refs) if "fewer than" not in p]
+        if path.stem not in known:
+            issues.append(f"{path.name} is not named after a lesson of the course")
+        if "lesson_id" in frame.columns:
+            wrong = frame.loc[frame["lesson_id"].astype(str) != path.stem, "id"].astype(str)
+            issues += [f"{qid}: lesson_id is not {path.stem}" for qid in wrong]
+        found[path.name] = issues
+    return found
+
+
+def levels(bank: pd.DataFrame) -> pd.DataFrame:
+    """Questions per lesson with the share that is hard: ``lesson_id, questions, hard, hard_share``."""
+    lesson = bank["lesson_id"].astype(str)
+    table = pd.DataFrame({"questions": lesson.value_counts(),
+                          "hard": lesson[bank["difficulty"].astype(str) == "hard"].value_counts()})
+    table = table.reindex(list(LESSONS), fill_value=0).fillna(0).astype(int)
+    table["hard_share"] = table["hard"] / table["questions"].where(table["questions"] > 0)
+    return table.rename_axis("lesson_id").reset_index()
 
 
 def coverage(bank: pd.DataFrame, by: str = "round") -> pd.DataFrame:

@@ -17,7 +17,7 @@ import pandas as pd
 from ..practice import bank as bank_module
 from ..practice import incident as incident_module
 from ..practice.flashcards import CardState, FlashcardProgress
-from ..practice.mock import MockResults, MockSession, load_prompts
+from ..practice.mock import MockResults, MockSession, ModelAnswer, load_prompts, model_answer
 
 __all__ = ["FlashcardWidget", "MockInterviewWidget", "IncidentDrill"]
 
@@ -126,7 +126,9 @@ class FlashcardWidget(_Displayable):
 
 # --------------------------------------------------------------------------- mock interview
 class MockInterviewWidget(_Displayable):
-    """Pick a round and a prompt, start the clock, answer out loud, tick the rubric, save.
+    """Pick a round and a prompt, start the clock, answer out loud, tick the rubric, save; then read
+    the model answer, which opens only once the timer has ended (time ran out, or you pressed
+    *End interview* or *Save score*), so it cannot be read before or during the attempt.
 
     ``clock`` (seconds) and ``now`` (a datetime) are injectable; the countdown label is
     refreshed every second by an ipywidgets ``Play`` ticker in the browser.
@@ -143,6 +145,10 @@ class MockInterviewWidget(_Displayable):
         self._prompt = widgets.Dropdown(description="Prompt", layout=widgets.Layout(width="420px"))
         self._start = widgets.Button(description="Start", icon="play", button_style="primary")
         self._save = widgets.Button(description="Save score", icon="save", button_style="success", disabled=True)
+        self._end = widgets.Button(description="End interview", icon="stop", disabled=True)
+        self._reveal = widgets.Button(description="Show model answer", icon="book", disabled=True,
+                                      layout=widgets.Layout(width="180px"))
+        self._answer = widgets.HTML()
         self._text = widgets.HTML()
         self._timer = widgets.HTML("<span style='font-size:1.6em'>--:--</span>")
         self._ticker = widgets.Play(interval=1000, min=0, max=10**7, show_repeat=False,
@@ -153,12 +159,14 @@ class MockInterviewWidget(_Displayable):
         self._prompt.observe(lambda change: change["new"] and self.choose_prompt(change["new"]), names="value")
         self._start.on_click(lambda _b: self.start())
         self._save.on_click(lambda _b: self.save())
+        self._end.on_click(lambda _b: self.end())
+        self._reveal.on_click(lambda _b: self.show_model_answer())
         self._ticker.observe(lambda _c: self.tick(), names="value")
         self.widget = widgets.VBox([widgets.HTML("<h4>Mock interview</h4>"),
                                     widgets.HBox([self._round, self._prompt]), self._text,
-                                    widgets.HBox([self._start, self._timer, self._ticker]),
+                                    widgets.HBox([self._start, self._end, self._timer, self._ticker]),
                                     widgets.HTML("<b>Rubric: tick what you did</b>"), self._rubric,
-                                    self._save, self._status])
+                                    widgets.HBox([self._save, self._reveal]), self._status, self._answer])
         self.choose_round(rounds[0])
 
     def choose_round(self, round_: str) -> list[str]:
@@ -181,6 +189,9 @@ class MockInterviewWidget(_Displayable):
             boxes.append(box)
         self._rubric.children = boxes
         self._save.disabled = True
+        self._end.disabled = True
+        self._reveal.disabled = True
+        self._answer.value = ""
         self._ticker.playing = False
         self._timer.value = f"<span style='font-size:1.6em'>{self.session.countdown.display()}</span>"
         return self.session
@@ -188,15 +199,42 @@ class MockInterviewWidget(_Displayable):
     def start(self) -> None:
         self.session.start()
         self._save.disabled = False
+        self._end.disabled = False
+        self._reveal.disabled = True
+        self._answer.value = ""
         self._ticker.value = 0
         self._ticker.playing = True
         self.tick()
+
+    @property
+    def answer_available(self) -> bool:
+        """The model answer can be read: this prompt's timer was started and has ended."""
+        return self.session.countdown.ended
+
+    def end(self) -> None:
+        """End the attempt before time is up (the clock stops; the model answer opens)."""
+        self.session.countdown.stop()
+        self._ticker.playing = False
+        self._end.disabled = True
+        self.tick()
+
+    def show_model_answer(self) -> ModelAnswer | None:
+        """Show and return the prompt's model answer once the timer has ended; before that, None."""
+        if not self.answer_available:
+            self._answer.value = (f"<span style='color:{_AMBER}'>The model answer opens when the timer ends: start the "
+                                  "interview, answer, then end it or let the time run out.</span>")
+            return None
+        answer = model_answer(self.session.prompt_id)
+        self._answer.value = (f"<div style='border-left:3px solid #1f4e8c;padding:4px 12px;max-width:60em'>"
+                              f"{answer.html()}</div>")
+        return answer
 
     def tick(self) -> str:
         """Refresh the countdown label; returns its text (``MM:SS`` or ``+MM:SS`` over time)."""
         shown = self.session.countdown.display()
         colour = _RED if self.session.countdown.expired else (_AMBER if self.session.countdown.remaining() < 300 else "#000")
         self._timer.value = f"<span style='font-size:1.6em;color:{colour}'>&nbsp;{shown}</span>"
+        self._reveal.disabled = not self.answer_available
         return shown
 
     def toggle(self, item: str, done: bool) -> None:
@@ -209,6 +247,8 @@ class MockInterviewWidget(_Displayable):
         self._ticker.playing = False
         record = self.results.add(self.session)
         self._save.disabled = True
+        self._end.disabled = True
+        self._reveal.disabled = not self.answer_available
         self._status.value = (f"<span style='color:{_GREEN}'>Saved: {record['score']} / {record['max_score']} in "
                               f"{record['minutes_used']:g} min.</span> <small>{html.escape(str(self.results.path))}</small>")
         return record
