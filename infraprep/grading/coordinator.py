@@ -37,6 +37,7 @@ from types import SimpleNamespace
 
 from . import flags
 from .course import Course
+from ..assessment.variants import valid_identity
 from .escape import printable
 from .executors import DaskExecutor, LocalExecutor
 
@@ -501,6 +502,10 @@ class Coordinator:
             pending = []
             for student, lesson in submitted:
                 if students is not None and student not in students:
+                    continue
+                if not valid_identity(student):  # a folder name no roster or exchange gives: never graded
+                    self._report(Problem(student, lesson, "-", "not a student id",
+                                         "submitted/ holds a folder whose name cannot be a student id; not graded"))
                     continue
                 if lesson not in expected:  # a stray folder must not stop the cohort
                     self._report(Problem(student, lesson, "-", "unknown lesson",
