@@ -44,7 +44,7 @@ def compensation_ranges(salaries: pd.DataFrame) -> Figure:
     year = int(salaries["year"].iloc[0])
     ax.set_title(f"AI infrastructure pay by level, {year} ranges (USD a year)")
     ax.set_xlabel("US dollars a year")
-    ax.legend(loc="lower right", frameon=False)
+    ax.legend(loc="upper right", frameon=False)
     return fig
 
 
