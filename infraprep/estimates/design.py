@@ -408,7 +408,7 @@ def serving_design(requests_per_s: float, prompt_tokens: float, output_tokens: f
                    gpus_per_replica: int, tpot_slo_s: float, weight_bytes_per_param: float = 2,
                    kv_bytes_per_value: float = 2, prefill_mfu: float = 0.5, decode_mbu: float = 1.0,
                    headroom: float = 1.0, usable_memory_fraction: float = 0.9,
-                   usd_per_gpu_hour: float | None = None) -> dict[str, float | str]:
+                   usd_per_gpu_hour: float | None = None, prefix_cache_hit_rate: float = 0.0) -> dict[str, float | str]:
     """The napkin numbers of an LLM serving fleet for one model, from lesson 8's formulas.
 
     A replica is ``gpus_per_replica`` GPUs (tensor parallel: their memory, bandwidth and FLOP/s add).
@@ -417,7 +417,8 @@ def serving_design(requests_per_s: float, prompt_tokens: float, output_tokens: f
     context (prompt + half the output). Decode replicas serve requests/s × output tokens with
     ``headroom``; prefill needs requests/s × 2·N·prompt FLOPs at ``prefill_mfu``, counted as
     separate GPUs (as a disaggregated fleet would, and the same GPU-time a mixed one spends).
-    Uses :mod:`infraprep.estimates.inference` and :mod:`infraprep.estimates.memory`.
+    ``prefix_cache_hit_rate`` is the share of prompt tokens whose KV cache is reused (shared system
+    prompts, chat history): they skip prefill but still occupy the KV cache. Uses :mod:`infraprep.estimates.inference` and :mod:`infraprep.estimates.memory`.
 
     Returns ``weights_gb``, ``kv_bytes_per_token``, ``kv_free_gb``, ``batch_kv``, ``batch_tpot``,
     ``batch``, ``batch_limited_by`` ("kv cache" or "TPOT SLO"), ``tpot_s``, ``tokens_per_s_per_replica``,
@@ -445,9 +446,12 @@ def serving_design(requests_per_s: float, prompt_tokens: float, output_tokens: f
                                         mfu=prefill_mfu, mbu=decode_mbu)
     _, per_replica = inference.decode_tokens_per_s(step, batch)
     replicas = inference.replicas_for_load(requests_per_s, out, per_replica, headroom)
-    prefill_gpu_s = inference.prefill_time_s(params, prompt, peak_flop_s, prefill_mfu)  # on one GPU
+    computed = prompt * (1.0 - fraction("prefix_cache_hit_rate", prefix_cache_hit_rate, allow_zero=True))
+    if computed <= 0:
+        raise ValueError("prefix_cache_hit_rate must leave some prompt tokens to prefill (below 1)")
+    prefill_gpu_s = inference.prefill_time_s(params, computed, peak_flop_s, prefill_mfu)  # on one GPU
     prefill_gpus = math.ceil(positive("requests_per_s", requests_per_s) * prefill_gpu_s * headroom / g - 1e-12) * g
-    ttft = inference.prefill_time_s(params, prompt, peak, prefill_mfu)
+    ttft = inference.prefill_time_s(params, computed, peak, prefill_mfu)
     out_dict: dict[str, float | str] = {
         "weights_gb": weights / 1e9, "kv_bytes_per_token": kv_token, "kv_free_gb": free / 1e9,
         "batch_kv": float(batch_kv), "batch_tpot": float(batch_tpot), "batch": float(batch),

@@ -7,7 +7,9 @@ an injected clock instead of a browser.
 
 The module also joins the lesson's tables for the notebooks: :func:`gpu_specs` (lesson 2's
 datasheets plus this lesson's FP8 figures and the GB200), :func:`system_specs` and
-:func:`design_inputs`.
+:func:`design_inputs`; and it works the lesson's four designs from their tables
+(:func:`training_cluster`, :func:`serving_platform`, :func:`ml_platform`, :func:`data_pipeline`),
+each returning its numbers, a one-screen summary table and the values its diagram shows.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from .. import estimates, tables
 from ..charts import design as design_charts
 from ..practice.mock import Countdown
 
-__all__ = ["LESSON", "gpu_specs", "system_specs", "design_inputs", "usd_per_gpu_hour", "DesignCalculator", "DesignDrill"]
+__all__ = ["LESSON", "gpu_specs", "system_specs", "design_inputs", "usd_per_gpu_hour", "fmt", "summary_frame",
+           "training_cluster", "serving_platform", "ml_platform", "data_pipeline", "DesignCalculator", "DesignDrill"]
 
 LESSON = "09-system-design"
 _SPEC_COLUMNS = ["memory_gb", "bandwidth_tb_s", "bf16_dense_tflops"]
@@ -73,6 +76,304 @@ def usd_per_gpu_hour(instance: str = "p5.48xlarge") -> float:
     if pd.isna(row["on_demand_usd_per_hour"]):
         raise ValueError(f"lesson 5 has no verified on-demand price for {instance}")
     return estimates.price_per_gpu_hour(float(row["on_demand_usd_per_hour"]), int(row["gpus"]))
+
+
+def fmt(value: Any) -> str:
+    """A number as people write it: whole numbers with thousands separators, others to three
+    significant figures (``16``, ``1,280``, ``3.09``, ``0.251``); text unchanged."""
+    if isinstance(value, str):
+        return value
+    number = float(value)
+    if not math.isfinite(number):
+        return str(number)
+    if number == int(number) or abs(number) >= 1000:
+        return f"{number:,.0f}"
+    digits = max(0, 2 - int(math.floor(math.log10(abs(number)))))
+    return f"{number:,.{digits}f}"
+
+
+def summary_frame(rows: list[tuple]) -> pd.DataFrame:
+    """A design's one-screen summary: rows of (part, quantity, value, unit, how) with values formatted."""
+    return pd.DataFrame([(part, quantity, fmt(value), unit, how) for part, quantity, value, unit, how in rows],
+                        columns=["part", "quantity", "value", "unit", "how (package function)"])
+
+
+def _rate_per_gpu_day() -> float:
+    stats = tables.load("03-distributed", "failure_stats").set_index("metric")["value"]
+    return estimates.interruption_rate_per_gpu_day(int(stats["interruptions_unexpected"]), int(stats["gpus"]),
+                                                   float(stats["period"]))
+
+
+def _link_bytes_s(name: str) -> float:
+    links = tables.load("06-storage-networking", "interconnects").set_index("link")
+    return float(links.loc[name, "gbyte_s_each_way"]) * 1e9
+
+
+def training_cluster(system: str = "DGX H100", model: str = "Llama 3.1 405B") -> dict:
+    """Design 1, worked from the tables: compute, layout, fabric, checkpoints, failures, power, cost.
+
+    Returns ``numbers`` (a flat dict), ``summary`` (:func:`summary_frame`) and ``diagram`` (the values
+    the architecture diagram shows).
+    """
+    i = design_inputs("training")
+    sysrow = system_specs().set_index("system").loc[system]
+    shape = tables.load(LESSON, "models").set_index("model").loc[model]
+    params, gpus = float(shape["params_billion"]) * 1e9, int(i["gpus"])
+    peak = float(sysrow["bf16_dense_tflops"]) * 1e12
+    tp, pp, zero = int(i["tensor_parallel"]), int(i["pipeline_parallel"]), int(i["zero_stage"])
+    act = {"layers": int(shape["layers"]), "hidden": int(shape["hidden"]), "heads": int(shape["heads"]),
+           "seq_len": int(i["seq_len"]), "micro_batch": int(i["micro_batch"])}
+    n: dict[str, Any] = {"params": params, "gpus": gpus, "system": system}
+    n["flops"] = estimates.training_flops(params, i["tokens"])
+    n["days_ideal"] = estimates.training_time_s(params, i["tokens"], gpus, peak, i["mfu"]) / 86_400
+    n["gpu_hours_ideal"] = estimates.gpu_hours(params, i["tokens"], peak, i["mfu"])
+    n["data_parallel"] = estimates.data_parallel_size(gpus, tp, pp)
+    mem = estimates.layout_memory_per_gpu(params, gpus, tp, pp, zero, **act)
+    n["model_state_gb"], n["activations_gb"], n["memory_gb"] = (mem["model_state"] / 1e9, mem["activations"] / 1e9,
+                                                               mem["total"] / 1e9)
+    n["usable_gb"] = float(sysrow["memory_gb"]) * i["usable_memory_fraction"]
+    n["cheapest_layout"] = estimates.cheapest_layout(params, gpus, float(sysrow["memory_gb"]),
+                                                     usable_fraction=i["usable_memory_fraction"], **act)
+    fabric = estimates.fabric_for_endpoints(gpus, 64)
+    n.update({f"fabric_{k}": v for k, v in fabric.items()})
+    n["fabric_144_switches"] = estimates.fabric_for_endpoints(gpus, 144)["switches"]
+    link = estimates.gbit_to_bytes_s(float(sysrow["scale_out_gbit_s_per_gpu"]))
+    grads = 2 * params / (tp * pp)
+    n["step_s"] = estimates.training_time_s(params, i["global_batch_tokens"], gpus, peak, i["mfu"])
+    n["dp_allreduce_s"] = estimates.ring_allreduce_time_s(grads, n["data_parallel"], 0.0, link)
+    n["dp_allreduce_sharp_s"] = estimates.in_network_allreduce_time_s(grads, link)
+    size = estimates.checkpoint_bytes(params)
+    n["checkpoint_tb"] = size / 1e12
+    n["checkpoint_write_s"] = estimates.sharded_checkpoint_write_time_s(size, gpus, link, i["storage_write"])
+    n["shard_mb"] = size / gpus / 1e6
+    n["checkpoint_stall_s"] = estimates.async_checkpoint_stall_s(size / gpus, _link_bytes_s("PCIe Gen5 x16"))
+    n["restore_naive_tb"] = estimates.restore_read_bytes(params, n["data_parallel"]) / 1e12
+    n["restore_broadcast_tb"] = estimates.restore_read_bytes(params, n["data_parallel"], True) / 1e12
+    rate = _rate_per_gpu_day()
+    n["rate_per_1000_gpu_days"] = rate * 1000
+    n["interruptions_per_day"] = estimates.expected_interruptions_per_day(gpus, rate)
+    n["mtbf_h"] = estimates.job_mtbf_hours(gpus, rate)
+    mtbf_s = n["mtbf_h"] * 3600
+    tau = i["checkpoint_interval_min"] * 60
+    n["young_blocking_min"] = estimates.young_interval(n["checkpoint_write_s"], mtbf_s) / 60
+    good = estimates.goodput(tau, n["checkpoint_stall_s"], mtbf_s, i["restart_min"] * 60, i["straggler_slowdown"])
+    n.update({f"goodput_{k}": v for k, v in good.items()})
+    blocking = estimates.goodput(estimates.young_interval(n["checkpoint_write_s"], mtbf_s), n["checkpoint_write_s"],
+                                 mtbf_s, i["restart_min"] * 60, i["straggler_slowdown"])
+    n["goodput_blocking"] = blocking["goodput"]
+    systems = estimates.systems_needed(gpus, int(sysrow["gpus_per_system"]))
+    node_mtbf_h = 24.0 / (rate * int(sysrow["gpus_per_system"]))
+    n["systems"] = systems
+    n["hot_spares"] = estimates.hot_spares_needed(systems, node_mtbf_h, i["repair_hours"], 0.99)
+    it = estimates.it_power_w(gpus, float(sysrow["system_power_kw"]) * 1e3, int(sysrow["gpus_per_system"]))
+    n["it_mw"] = it / 1e6
+    n["facility_mw"] = estimates.facility_power_w(it, i["pue"]) / 1e6
+    n["racks"] = estimates.racks_needed(systems, i["rack_power_kw"] * 1e3, float(sysrow["system_power_kw"]) * 1e3)
+    price = usd_per_gpu_hour()
+    n["usd_per_gpu_hour"] = price
+    design = estimates.training_design(
+        params=params, tokens=i["tokens"], gpus=gpus, gpu_memory_gb=float(sysrow["memory_gb"]), peak_flop_s_per_gpu=peak,
+        mfu=i["mfu"], tensor_parallel=tp, pipeline_parallel=pp, zero_stage=zero,
+        nvlink_domain=int(sysrow["nvlink_domain_gpus"]), link_bytes_s_per_gpu=link,
+        system_power_w=float(sysrow["system_power_kw"]) * 1e3, gpus_per_system=int(sysrow["gpus_per_system"]),
+        pue_ratio=i["pue"], site_power_w=i["site_power_mw"] * 1e6, usd_per_gpu_hour=price, budget_usd=i["budget_usd"],
+        deadline_days=i["deadline_days"], global_batch_tokens=i["global_batch_tokens"], goodput_fraction=good["goodput"],
+        usable_memory_fraction=i["usable_memory_fraction"], recompute="full", **act)
+    n.update({"days": design["days"], "gpu_hours": design["gpu_hours"], "cost_usd": design["cost_usd"],
+              "binding": design["binding"], "fits": design["fits"]})
+    n.update({k: v for k, v in design.items() if k.startswith("ratio_")})
+    rows = [
+        ("compute", "training FLOPs (6·N·D)", n["flops"] / 1e24, "× 10²⁴ FLOPs", "training_flops"),
+        ("compute", f"time at MFU {i['mfu']:.0%}, no failures", n["days_ideal"], "days", "training_time_s"),
+        ("compute", "GPU-hours at that MFU", n["gpu_hours_ideal"] / 1e6, "million", "gpu_hours"),
+        ("layout", f"tensor × pipeline × data", f"{tp} × {pp} × {n['data_parallel']}", "GPUs", "data_parallel_size"),
+        ("layout", "memory per GPU (state + activations)", f"{fmt(n['model_state_gb'])} + {fmt(n['activations_gb'])}",
+         f"GB of {fmt(n['usable_gb'])} usable", "layout_memory_per_gpu"),
+        ("layout", "cheapest layout that fits", "t{} × p{}".format(*n["cheapest_layout"]), "", "cheapest_layout"),
+        ("fabric", "tiers, switches (radix 64)", f"{fabric['tiers']}, {fmt(fabric['switches'])}", "",
+         "fabric_for_endpoints"),
+        ("fabric", "data-parallel AllReduce a step (ring / SHARP)",
+         f"{fmt(n['dp_allreduce_s'])} / {fmt(n['dp_allreduce_sharp_s'])}", f"s of a {fmt(n['step_s'])} s step",
+         "ring_allreduce_time_s"),
+        ("storage", "checkpoint size", n["checkpoint_tb"], "TB", "checkpoint_bytes"),
+        ("storage", "sharded write at the storage's rate", n["checkpoint_write_s"], "s",
+         "sharded_checkpoint_write_time_s"),
+        ("storage", "asynchronous stall (copy to host)", 1000 * n["checkpoint_stall_s"], "ms", "async_checkpoint_stall_s"),
+        ("storage", "restore reads: every replica / read once", f"{fmt(n['restore_naive_tb'])} / {fmt(n['restore_broadcast_tb'])}",
+         "TB", "restore_read_bytes"),
+        ("failures", "interruptions a day", n["interruptions_per_day"], "", "expected_interruptions_per_day"),
+        ("failures", "job MTBF", n["mtbf_h"], "hours", "job_mtbf_hours"),
+        ("failures", "goodput (async, save every {:g} min)".format(i["checkpoint_interval_min"]), 100 * n["goodput_goodput"],
+         "%", "goodput"),
+        ("failures", "hot-spare nodes (99 %)", n["hot_spares"], "nodes", "hot_spares_needed"),
+        ("power", "IT load / facility", f"{fmt(n['it_mw'])} / {fmt(n['facility_mw'])}", f"MW at PUE {i['pue']:g}",
+         "it_power_w, facility_power_w"),
+        ("power", f"racks at {i['rack_power_kw']:g} kW", n["racks"], "racks", "racks_needed"),
+        ("cost", "wall-clock time with goodput", n["days"], f"days of {i['deadline_days']:g}", "training_design"),
+        ("cost", "compute cost (on-demand, dated price)", n["cost_usd"] / 1e6, f"M USD of {fmt(i['budget_usd'] / 1e6)}",
+         "training_cost_usd"),
+        ("verdict", "binding constraint", n["binding"], "", "training_design"),
+    ]
+    diagram = {"gpus": gpus, "systems": systems, "system": system, "tiers": fabric["tiers"], "spares": n["hot_spares"],
+               "nvlink": int(sysrow["nvlink_domain_gpus"]), "tp": tp, "pp": pp, "dp": n["data_parallel"],
+               "leaves": fabric["leaves"], "radix": 64, "link_gbit": int(sysrow["scale_out_gbit_s_per_gpu"]),
+               "spines": fabric["spines"], "cores": fabric["cores"], "ckpt_tb": n["checkpoint_tb"],
+               "write_tb_s": i["storage_write"] / 1e12, "facility_mw": n["facility_mw"], "pue": i["pue"],
+               "it_mw": n["it_mw"]}
+    return {"numbers": n, "summary": summary_frame(rows), "diagram": diagram}
+
+
+def serving_platform(model: str = "Llama 3.1 70B", gpu: str = "H100 SXM") -> dict:
+    """Design 2, worked from the tables with :func:`infraprep.estimates.serving_design`."""
+    i = design_inputs("serving")
+    shape = tables.load(LESSON, "models").set_index("model").loc[model]
+    spec = gpu_specs().set_index("gpu").loc[gpu]
+    price = usd_per_gpu_hour()
+    common = dict(
+        requests_per_s=i["requests_per_s"], prompt_tokens=i["prompt_tokens"], output_tokens=i["output_tokens"],
+        params=float(shape["params_billion"]) * 1e9, layers=int(shape["layers"]), kv_heads=int(shape["kv_heads"]),
+        head_dim=int(shape["head_dim"]), gpu_memory_gb=float(spec["memory_gb"]),
+        bandwidth_bytes_s=float(spec["bandwidth_tb_s"]) * 1e12, peak_flop_s=float(spec["fp8_dense_tflops"]) * 1e12,
+        gpus_per_replica=int(i["gpus_per_replica"]), tpot_slo_s=i["tpot_slo_ms"] / 1000,
+        weight_bytes_per_param=i["weight_bytes_per_param"], kv_bytes_per_value=i["kv_bytes_per_value"],
+        prefill_mfu=i["prefill_mfu"], decode_mbu=i["decode_mbu"], headroom=i["headroom"],
+        usable_memory_fraction=i["usable_memory_fraction"], usd_per_gpu_hour=price)
+    n = estimates.serving_design(**common)
+    cached = estimates.serving_design(**common, prefix_cache_hit_rate=i["prefix_cache_hit_rate"])
+    n = dict(n)
+    n["prefill_gpus_cached"] = cached["prefill_gpus"]
+    n["gpus_cached"] = cached["gpus"]
+    n["usd_per_million_output_cached"] = cached["usd_per_million_output_tokens"]
+    n["ttft_cached_s"] = cached["ttft_prefill_s"]
+    n["regions"] = int(i["regions"])
+    n["fleet_gpus"] = n["gpus_cached"] * n["regions"]  # each region carries the whole load after a failover
+    n["kv_transfer_ms"] = 1000 * estimates.kv_transfer_time_s(i["prompt_tokens"], n["kv_bytes_per_token"],
+                                                             _link_bytes_s("InfiniBand NDR"))
+    nvme = tables.load("06-storage-networking", "storage_tiers").set_index("source").loc["samsung_pm9a3", "read_gb_s"]
+    n["weight_load_s"] = estimates.weight_load_time_s(n["weights_gb"] * 1e9, float(nvme) * 1e9)
+    n["usd_per_gpu_hour"] = price
+    rows = [
+        ("memory", "weights (FP8) / KV cache free a replica", f"{fmt(n['weights_gb'])} / {fmt(n['kv_free_gb'])}",
+         f"GB on {int(i['gpus_per_replica'])} GPUs", "weights_bytes"),
+        ("memory", "KV cache a token (BF16)", n["kv_bytes_per_token"] / 1e3, "kB", "kv_cache_bytes_per_token"),
+        ("batch", "largest batch: KV cache / TPOT SLO", f"{fmt(n['batch_kv'])} / {fmt(n['batch_tpot'])}", "sequences",
+         "kv_capacity_sequences, max_batch_for_tpot"),
+        ("batch", "TPOT at that batch", 1000 * n["tpot_s"], f"ms (SLO {fmt(i['tpot_slo_ms'])})", "decode_step_time_s"),
+        ("batch", "output tokens/s a replica", n["tokens_per_s_per_replica"], "tokens/s", "decode_tokens_per_s"),
+        ("capacity", "decode replicas (20 % spare)", n["decode_replicas"], "replicas", "replicas_for_load"),
+        ("capacity", "prefill GPUs: no cache / prefix cache", f"{fmt(n['prefill_gpus'])} / {fmt(n['prefill_gpus_cached'])}",
+         "GPUs", "prefill_time_s"),
+        ("capacity", "TTFT (prefill alone)", 1000 * n["ttft_cached_s"], f"ms (SLO {fmt(i['ttft_slo_ms'])})",
+         "prefill_time_s"),
+        ("capacity", "requests in flight (Little's law)", n["concurrency"], f"of {fmt(n['concurrency_capacity'])} slots",
+         "littles_law_concurrency"),
+        ("fleet", "GPUs a region / in all regions", f"{fmt(n['gpus_cached'])} / {fmt(n['fleet_gpus'])}", "GPUs",
+         "serving_design"),
+        ("fleet", "KV transfer prefill → decode", n["kv_transfer_ms"], "ms over NDR", "kv_transfer_time_s"),
+        ("fleet", "cold start: weights from NVMe", n["weight_load_s"], "s", "weight_load_time_s"),
+        ("cost", "USD a million output tokens (one region)", n["usd_per_million_output_cached"], "USD",
+         "cost_per_million_tokens"),
+    ]
+    diagram = {"gpus": n["fleet_gpus"], "rps": int(i["requests_per_s"]), "model": model,
+               "prefill_gpus": n["prefill_gpus_cached"], "ttft_ms": 1000 * n["ttft_cached_s"],
+               "decode_replicas": int(n["decode_replicas"]), "gpr": int(i["gpus_per_replica"]), "batch": int(n["batch"]),
+               "tpot_ms": 1000 * n["tpot_s"]}
+    return {"numbers": n, "summary": summary_frame(rows), "diagram": diagram}
+
+
+def ml_platform() -> dict:
+    """Design 3: four teams in one Kueue cohort on 512 GPUs; quotas, borrowing, MIG slices, chargeback."""
+    tenants = tables.load(LESSON, "platform_tenants").set_index("team")
+    alloc = estimates.cohort_allocation(tenants["nominal_gpus"].to_dict(), tenants["demand_gpus"].to_dict(),
+                                        tenants["borrowing_limit_gpus"].to_dict(), tenants["lending_limit_gpus"].to_dict())
+    dgx = system_specs().set_index("system").loc["DGX H100"]
+    per_node = int(dgx["gpus_per_system"])
+    mig = tables.load("02-gpu", "mig_profiles").set_index("profile").loc["1g.10gb", "max_instances"]
+    price = usd_per_gpu_hour()
+    frame = tenants[["workload", "nominal_gpus", "demand_gpus"]].copy()
+    frame["admitted_gpus"] = [alloc[t] for t in frame.index]
+    frame["borrowed_gpus"] = frame["admitted_gpus"] - frame[["nominal_gpus", "demand_gpus"]].min(axis=1)
+    frame["nodes"] = [math.ceil(g / per_node) for g in frame["admitted_gpus"]]
+    hours = estimates.HOURS_PER_MONTH
+    frame["chargeback_usd_month"] = [round(g * hours * price) for g in frame["admitted_gpus"]]
+    n = {"cluster_gpus": int(tenants["nominal_gpus"].sum()), "teams": len(tenants), "allocation": alloc,
+         "idle_gpus": int(tenants["nominal_gpus"].sum()) - sum(alloc.values()),
+         "research_mig_slices": int(tenants.loc["research", "nominal_gpus"]) * int(mig),
+         "usd_per_gpu_hour": price, "table": frame.reset_index()}
+    rows = [
+        ("quota", "GPUs in the cohort", n["cluster_gpus"], f"({n['cluster_gpus'] // per_node} DGX H100 nodes)", "nominalQuota sum"),
+        ("quota", "pretraining admitted (nominal 256)", alloc["pretraining"], "GPUs", "cohort_allocation"),
+        ("quota", "inference admitted (nominal 96)", alloc["inference"], "GPUs", "cohort_allocation"),
+        ("quota", "idle GPUs at this demand", n["idle_gpus"], "GPUs", "cohort_allocation"),
+        ("sharing", "MIG 1g.10gb slices on research's 32 GPUs", n["research_mig_slices"], "slices", "mig_profiles table"),
+        ("cost", "chargeback rate (on-demand equivalent)", f"{price:.2f}", "USD a GPU-hour", "price_per_gpu_hour"),
+        ("cost", "pretraining's month", frame.loc["pretraining", "chargeback_usd_month"] / 1e6, "M USD",
+         "GPU-hours × rate"),
+    ]
+    diagram = {"cluster_gpus": n["cluster_gpus"], "teams": n["teams"],
+               "train_nodes": math.ceil((alloc["pretraining"] + alloc["fine-tuning"]) / per_node),
+               "mig_slices": n["research_mig_slices"]}
+    return {"numbers": n, "summary": summary_frame(rows), "diagram": diagram}
+
+
+def data_pipeline() -> dict:
+    """Design 4: from raw image-text pairs in object storage to shards read at the GPUs' rate."""
+    i = design_inputs("pipeline")
+    dgx = system_specs().set_index("system").loc["DGX H100"]
+    per_node = int(dgx["gpus_per_system"])
+    tiers = tables.load("06-storage-networking", "storage_tiers").set_index("source")
+    get_limit = float(tiers.loc["s3_perf", "get_requests_per_s"])
+    nvme_gb_s = float(tiers.loc["samsung_pm9a3", "read_gb_s"])
+    gpus = int(i["gpus"])
+    sample = i["sample_kb"] * 1e3
+    n: dict[str, Any] = {"gpus": gpus}
+    n["samples_per_s"] = i["samples_per_s_per_gpu"] * gpus
+    n["need_gb_s"] = estimates.loader_bandwidth_bytes_s(i["samples_per_s_per_gpu"], sample, gpus) / 1e9
+    n["dataset_tb"] = i["dataset_samples"] * sample / 1e12
+    n["shards"] = estimates.shards_needed(i["dataset_samples"] * sample, i["shard_gb"] * 1e9)
+    n["samples_per_shard"] = i["shard_gb"] * 1e9 / sample
+    n["opens_per_s_files"] = estimates.files_opened_per_s(n["samples_per_s"], 1)
+    n["opens_per_s_shards"] = estimates.files_opened_per_s(n["samples_per_s"], n["samples_per_shard"])
+    n["gets_per_s_ranged"] = n["need_gb_s"] * 1e9 / (i["ranged_get_mb"] * 1e6)
+    n["prefixes_files"] = estimates.prefixes_needed(n["samples_per_s"], get_limit)
+    n["prefixes_shards"] = estimates.prefixes_needed(n["gets_per_s_ranged"], get_limit)
+    nodes = estimates.systems_needed(gpus, per_node)
+    n["nodes"] = nodes
+    n["per_node_tb"] = n["dataset_tb"] / nodes
+    n["node_nvme_tb"] = float(dgx["local_nvme_tb"])
+    n["per_node_read_mb_s"] = n["need_gb_s"] * 1e3 / nodes
+    n["workers_per_node"] = estimates.loader_workers_needed(i["samples_per_s_per_gpu"] * per_node, i["decode_per_worker"])
+    n["origin_gb_s"] = estimates.origin_read_bytes_s(n["need_gb_s"] * 1e9, i["cache_hit_rate"]) / 1e9
+    text = design_inputs("training")
+    llm = tables.load(LESSON, "models").set_index("model").loc["Llama 3.1 405B"]
+    n["llm_tokens_per_s"] = estimates.training_tokens_per_s(float(llm["params_billion"]) * 1e9, int(text["gpus"]),
+                                                            float(dgx["bf16_dense_tflops"]) * 1e12, text["mfu"])
+    n["llm_read_mb_s"] = n["llm_tokens_per_s"] * 4 / 1e6  # 128,256-token vocabulary: 4-byte ids
+    n["stages_gb_s"] = {
+        "object store, one object a sample (1 prefix)": get_limit * sample / 1e9,
+        f"object store, {i['ranged_get_mb']:g} MB ranged GETs (1 prefix)": get_limit * i["ranged_get_mb"] * 1e6 / 1e9,
+        "node NVMe caches (8 drives a node)": nodes * 8 * nvme_gb_s,
+        f"loader workers ({n['workers_per_node']} a node)": nodes * n["workers_per_node"] * i["decode_per_worker"] * sample / 1e9,
+    }
+    rows = [
+        ("need", "samples a second", n["samples_per_s"], "samples/s", "samples/s × GPUs"),
+        ("need", "read bandwidth", n["need_gb_s"], "GB/s", "loader_bandwidth_bytes_s"),
+        ("data", "dataset / shards of 1 GB", f"{fmt(n['dataset_tb'])} TB / {fmt(n['shards'])}", "", "shards_needed"),
+        ("data", "opens a second: files / shards", f"{fmt(n['opens_per_s_files'])} / {fmt(n['opens_per_s_shards'])}",
+         "opens/s", "files_opened_per_s"),
+        ("data", "S3 prefixes: one object a sample / ranged GETs", f"{n['prefixes_files']} / {n['prefixes_shards']}",
+         "prefixes", "prefixes_needed"),
+        ("cache", "dataset share a node / NVMe a node", f"{fmt(n['per_node_tb'])} / {fmt(n['node_nvme_tb'])}", "TB",
+         "DGX H100 data cache"),
+        ("cache", "read a node", n["per_node_read_mb_s"], "MB/s", "need ÷ nodes"),
+        ("cache", "origin reads after the first epoch", n["origin_gb_s"], "GB/s", "origin_read_bytes_s"),
+        ("loaders", "decode workers a node", n["workers_per_node"], "workers", "loader_workers_needed"),
+        ("contrast", "a 405B text run reads", n["llm_read_mb_s"], "MB/s", "training_tokens_per_s"),
+    ]
+    diagram = {"need_gb_s": n["need_gb_s"], "gpus": gpus, "dataset_tb": n["dataset_tb"], "shards": n["shards"],
+               "shard_gb": i["shard_gb"], "prefixes": n["prefixes_shards"], "per_node_tb": n["per_node_tb"],
+               "hit": i["cache_hit_rate"], "workers_per_node": n["workers_per_node"], "samples_per_s": n["samples_per_s"]}
+    return {"numbers": n, "summary": summary_frame(rows), "diagram": diagram}
 
 
 def _png(fig) -> bytes:
