@@ -38,7 +38,7 @@ def test_every_layout_draws_with_its_values(layouts):
         assert isinstance(fig, Figure)
         ax = fig.axes[0]
         boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
-        assert len(boxes) == 2 * len(layout["boxes"])  # fill and outline
+        assert len(boxes) == len(layout["boxes"])
         texts = {t.get_text() for t in ax.texts}
         assert all(str(b["label"]).format(**values) in texts for b in layout["boxes"])
         arrows = [a for a in ax.texts if getattr(a, "arrow_patch", None) is not None]

@@ -68,7 +68,12 @@ def test_calculator_reports_bad_layouts_and_unknown_settings(calc):
         calc.set(gpu_count=8)
 
 
-def test_calculator_draws():
+def test_calculator_shows_the_ratios_as_bars_and_can_draw():
+    calc = w.DesignCalculator()
+    html = calc.bars_html()
+    assert all(name in html for name in estimates.CONSTRAINTS) and "#b5446e" in html  # the binding one highlighted
+    calc.set(gpus=1000)
+    assert calc.bars_html() == ""
     drawn = w.DesignCalculator(draw=True)
     assert len(drawn._image.value) > 1000
     assert len(drawn.figure().axes) == 1

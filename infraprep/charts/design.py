@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Rectangle
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, NullLocator
 
 from .. import estimates
 from .style import PALETTE, new_figure
@@ -40,6 +41,16 @@ def _two_panels(width: float = 13.0, height: float = 4.4) -> tuple[Figure, list]
         ax.grid(True, alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)
     return fig, axes
+
+
+def _log(ax, which: str = "xy") -> None:
+    """Log scale on the named axes, thousands-formatted, without minor ticks (they cost more to lay
+    out than they help read here)."""
+    for name in which:
+        axis = ax.xaxis if name == "x" else ax.yaxis
+        (ax.set_xscale if name == "x" else ax.set_yscale)("log")
+        axis.set_major_formatter(FuncFormatter(_thousands))
+        axis.set_minor_locator(NullLocator())
 
 
 def _thousands(value: float, _pos=None) -> str:
@@ -118,8 +129,9 @@ def architecture(layout: Mapping, values: Mapping | None = None) -> Figure:
     layout = _filled(layout, values or {})
     boxes, arrows, groups = _check_layout(layout)
     width, height = layout.get("size", (13, 6))
-    fig = Figure(figsize=(float(width), float(height)), layout="constrained")
+    fig = Figure(figsize=(float(width), float(height)))  # no ticks to lay out: fixed margins draw faster
     ax = fig.subplots()
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.93)
     ax.set_axis_off()
     xs = [b["x"] - b["w"] / 2 for b in boxes.values()] + [b["x"] + b["w"] / 2 for b in boxes.values()]
     ys = [b["y"] - b["h"] / 2 for b in boxes.values()] + [b["y"] + b["h"] / 2 for b in boxes.values()]
@@ -141,11 +153,8 @@ def architecture(layout: Mapping, values: Mapping | None = None) -> Figure:
     for box in boxes.values():
         colour = KINDS[box["kind"]]
         ax.add_patch(FancyBboxPatch((box["x"] - box["w"] / 2, box["y"] - box["h"] / 2), box["w"], box["h"],
-                                    boxstyle="round,pad=0.02,rounding_size=0.12", fc=colour, alpha=0.16,
-                                    ec="none", zorder=2))
-        ax.add_patch(FancyBboxPatch((box["x"] - box["w"] / 2, box["y"] - box["h"] / 2), box["w"], box["h"],
-                                    boxstyle="round,pad=0.02,rounding_size=0.12", fc="none", ec=colour, lw=1.4,
-                                    zorder=3))
+                                    boxstyle="round,pad=0.02,rounding_size=0.12", fc=to_rgba(colour, 0.16),
+                                    ec=colour, lw=1.4, zorder=3))
         ax.text(box["x"], box["y"], box["label"], ha="center", va="center", fontsize=8.5, zorder=4)
     for arrow in arrows:
         a, b = boxes[arrow["from"]], boxes[arrow["to"]]
@@ -182,10 +191,7 @@ def failures_at_scale(rate_per_gpu_day: float, stalls_s: Mapping[str, float], re
         left.scatter([n], [h], color=PALETTE[3], zorder=3)
         text = f"{n:,} GPUs: {h:.1f} h" if h >= 1 else f"{n:,} GPUs: {h * 60:.0f} min"
         left.annotate(text, (n, h), xytext=(6, 6), textcoords="offset points", fontsize=8)
-    left.set_xscale("log")
-    left.set_yscale("log")
-    left.xaxis.set_major_formatter(FuncFormatter(_thousands))
-    left.yaxis.set_major_formatter(FuncFormatter(_thousands))
+    _log(left, "xy")
     left.set_xlabel("GPUs in one synchronous job")
     left.set_ylabel("mean time between interruptions (h)")
     left.set_title(f"MTBF at {rate_per_gpu_day * 1000:.2f} interruptions per 1,000 GPU-days")
@@ -199,8 +205,7 @@ def failures_at_scale(rate_per_gpu_day: float, stalls_s: Mapping[str, float], re
             except ValueError:
                 values.append(np.nan)
         right.plot(counts, values, color=PALETTE[(i + 1) % len(PALETTE)], lw=2, label=label)
-    right.set_xscale("log")
-    right.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    _log(right, "x")
     right.set_ylim(0, 100)
     right.set_xlabel("GPUs in one synchronous job")
     right.set_ylabel("goodput at Young's interval (%)")
@@ -283,13 +288,13 @@ def fabric_scaling(radices: Mapping[str, int], endpoints: Sequence[int] | None =
                 ax.axvline(limit, color=colour, ls=":", lw=1)
                 ax.annotate(f"{name} at {limit:,}", (limit, 0.92), xycoords=("data", "axes fraction"), rotation=90,
                             ha="right", va="top", fontsize=7.5, color=colour)
+        if xs and xs[-1] < counts[-1]:  # beyond k³/4 a fourth tier would be needed
+            ax.annotate(f"three tiers end at {k ** 3 // 4:,}", (xs[-1], ys[-1]), xytext=(4, -10),
+                        textcoords="offset points", fontsize=7.5, color=colour)
     for n in mark:
         ax.axvline(n, color="#999999", lw=0.8)
         ax.annotate(f"{n:,}", (n, 0.02), xycoords=("data", "axes fraction"), ha="left", fontsize=7.5, color="#555555")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
-    ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
+    _log(ax, "xy")
     ax.set_xlabel("endpoints (one NIC a GPU)")
     ax.set_ylabel("switches")
     ax.set_title("Switches of a non-blocking fat tree, by switch radix")
@@ -330,6 +335,8 @@ def allreduce_in_network(gpus: int, link_bytes_s: float, alpha_s: float, sizes_b
     ax.plot(sizes, sharp, color=PALETTE[2], lw=2, label="in-network reduction (switch tree)")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("message size (bytes)")
     ax.set_ylabel("time (s)")
     ax.set_title(f"AllReduce at {link_bytes_s / 1e9:g} GB/s a GPU: the switch halves the bytes, and latency stops growing with n")
@@ -354,17 +361,14 @@ def serving_batch(params: float, weight_bytes: float, peak_flop_s: float, bandwi
     left.plot(batches, [1000 * s for s in steps], color=PALETTE[0], lw=2)
     left.axhline(1000 * tpot_slo_s, color=PALETTE[3], ls="--", lw=1.5, label=f"TPOT SLO {1000 * tpot_slo_s:g} ms")
     left.axvline(kv_limit, color=PALETTE[2], ls=":", lw=1.5, label=f"KV cache holds {kv_limit} sequences")
-    left.set_xscale("log")
-    left.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    _log(left, "x")
     left.set_xlabel("decode batch (sequences)")
     left.set_ylabel("time per output token (ms)")
     left.set_title("Bigger batches share each weight read")
     left.legend(frameon=False, fontsize=8)
     right.plot(batches, costs, color=PALETTE[1], lw=2)
     right.axvline(kv_limit, color=PALETTE[2], ls=":", lw=1.5)
-    right.set_xscale("log")
-    right.set_yscale("log")
-    right.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    _log(right, "xy")
     right.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"${v:,.2f}" if v < 10 else f"${v:,.0f}"))
     right.set_xlabel("decode batch (sequences)")
     right.set_ylabel("USD per million output tokens (one replica)")
@@ -383,8 +387,7 @@ def pipeline_stages(capacity_gb_s: Mapping[str, float], need_gb_s: float) -> Fig
     ax.axvline(need_gb_s, color="#333333", ls="--", lw=1.5)
     ax.annotate(f"GPUs need {need_gb_s:,.0f} GB/s", (need_gb_s, 1.0), xycoords=("data", "axes fraction"),
                 xytext=(4, -4), textcoords="offset points", va="top", fontsize=8)
-    ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    _log(ax, "x")
     ax.set_xlabel("GB/s the stage can deliver (log scale; red: below the need)")
     ax.set_title("Data pipeline: every stage must keep up with the GPUs")
     ax.grid(axis="y", visible=False)

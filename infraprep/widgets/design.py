@@ -274,8 +274,8 @@ def serving_platform(model: str = "Llama 3.1 70B", gpu: str = "H100 SXM") -> dic
         ("cost", "USD a million output tokens (one region)", n["usd_per_million_output_cached"], "USD",
          "cost_per_million_tokens"),
     ]
-    diagram = {"gpus": n["fleet_gpus"], "rps": int(i["requests_per_s"]), "model": model,
-               "prefill_gpus": n["prefill_gpus_cached"], "ttft_ms": 1000 * n["ttft_cached_s"],
+    diagram = {"gpus": int(n["fleet_gpus"]), "rps": int(i["requests_per_s"]), "model": model,
+               "prefill_gpus": int(n["prefill_gpus_cached"]), "ttft_ms": 1000 * n["ttft_cached_s"],
                "decode_replicas": int(n["decode_replicas"]), "gpr": int(i["gpus_per_replica"]), "batch": int(n["batch"]),
                "tpot_ms": 1000 * n["tpot_s"]}
     return {"numbers": n, "summary": summary_frame(rows), "diagram": diagram}
@@ -371,7 +371,8 @@ def data_pipeline() -> dict:
         ("contrast", "a 405B text run reads", n["llm_read_mb_s"], "MB/s", "training_tokens_per_s"),
     ]
     diagram = {"need_gb_s": n["need_gb_s"], "gpus": gpus, "dataset_tb": n["dataset_tb"], "shards": n["shards"],
-               "shard_gb": i["shard_gb"], "prefixes": n["prefixes_shards"], "per_node_tb": n["per_node_tb"],
+               "shard_gb": i["shard_gb"],
+               "prefixes": f"{n['prefixes_shards']} prefix" + ("es" if n["prefixes_shards"] > 1 else ""), "per_node_tb": n["per_node_tb"],
                "hit": i["cache_hit_rate"], "workers_per_node": n["workers_per_node"], "samples_per_s": n["samples_per_s"]}
     return {"numbers": n, "summary": summary_frame(rows), "diagram": diagram}
 
@@ -403,7 +404,7 @@ class DesignCalculator(_Displayable):
                "zero_stage", "seq_len", "site_mw", "pue", "usd_per_gpu_hour", "budget_musd", "deadline_days",
                "goodput")
 
-    def __init__(self, draw: bool = True):
+    def __init__(self, draw: bool = False):
         self.systems = system_specs().set_index("system")
         self.models = tables.load(LESSON, "models").set_index("model")
         start = design_inputs("training")
@@ -431,6 +432,7 @@ class DesignCalculator(_Displayable):
             "goodput": widgets.FloatSlider(value=0.9, min=0.3, max=1.0, step=0.01, description="goodput", style=style, layout=layout),
         }
         self._summary = widgets.HTML()
+        self._bars = widgets.HTML()
         self._image = widgets.Image(format="png")
         self.controls["model"].observe(self._on_model, names="value")
         for name, control in self.controls.items():
@@ -441,7 +443,7 @@ class DesignCalculator(_Displayable):
         self.widget = widgets.VBox([
             widgets.HTML("<h4>Design calculator: which constraint binds?</h4>"),
             widgets.HBox([widgets.VBox(list(self.controls.values()) + [note]),
-                          widgets.VBox([self._summary, self._image])]),
+                          widgets.VBox([self._summary, self._bars] + ([self._image] if draw else []))]),
         ])
         self._refresh()
 
@@ -508,7 +510,27 @@ class DesignCalculator(_Displayable):
         body = "".join(f"<tr><td>{a}</td><td>{b}</td></tr>" for a, b in rows)
         return f"<table style='margin-left:12px'>{body}</table>"
 
+    def bars_html(self) -> str:
+        """Need ÷ limit of each constraint as HTML bars (drawn in the browser, no image to render)."""
+        try:
+            ratios, binding = self.ratios(), self.binding()
+        except ValueError:
+            return ""
+        top = max(1.25, max(ratios.values()) * 1.05)
+        rows = []
+        for name, value in ratios.items():
+            colour = "#b5446e" if name == binding else ("#e07b39" if value > 1 else "#2f6db3")
+            width = 100 * min(value, top) / top
+            rows.append(f"<tr><td style='padding-right:8px'>{name}</td><td style='width:260px'>"
+                        f"<div style='position:relative;height:14px;background:#eee'>"
+                        f"<div style='width:{width:.1f}%;height:14px;background:{colour}'></div>"
+                        f"<div style='position:absolute;left:{100 / top:.1f}%;top:-2px;height:18px;"
+                        f"border-left:2px dashed #333'></div></div></td><td>{value:.2f}</td></tr>")
+        return ("<p style='margin:8px 0 2px 12px'><b>need ÷ limit</b> (dashed line: 1, the limit)</p>"
+                f"<table style='margin-left:12px'>{''.join(rows)}</table>")
+
     def figure(self):
+        """The same ratios as a matplotlib chart (:func:`infraprep.charts.design.constraint_bars`)."""
         return design_charts.constraint_bars(self.ratios(), self.binding())
 
     def _on_model(self, _change) -> None:
@@ -521,6 +543,7 @@ class DesignCalculator(_Displayable):
         if self._updating:
             return
         self._summary.value = self.summary_html()
+        self._bars.value = self.bars_html()
         if self._draw:
             try:
                 self._image.value = _png(self.figure())
