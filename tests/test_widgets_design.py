@@ -240,3 +240,15 @@ def test_checkpoint_answer_numbers():
     assert _quoted(text, r"about \*\*(\d+) %\*\*") == pytest.approx(100 * estimates.goodput(600, 1.0, m, 600)["goodput"], abs=0.5)
     assert _quoted(text, r"reads \*\*(\d+) TB\*\*;") == estimates.restore_read_bytes(1e12, 32_768 // (8 * 16)) / 1e12
     assert _quoted(text, r"broadcasting over the fabric reads \*\*(\d+) TB\*\*") == estimates.restore_read_bytes(1e12, 256, True) / 1e12
+
+
+def test_tables_are_written_as_people_write_numbers():
+    assert [w.fmt(x) for x in (16.0, 1280, 3.093, 0.2511, 23.0, 0.01, 15.6e12)] == \
+        ["16", "1,280", "3.09", "0.251", "23", "0.01", "15,600,000,000,000"]
+    shown = w.inputs_table("training").set_index("name")
+    assert shown.loc["gpus", "value"] == "16,384" and shown.loc["model", "value"] == "see note"
+    assert shown.loc["mfu", "value"] == "0.4"
+    layouts = w.tidy(tables.load(LESSON, "llama3_layouts"))
+    assert layouts["gpus"].tolist() == ["8,192", "16,384", "16,384"]
+    with pytest.raises(ValueError):
+        w.inputs_table("nope")

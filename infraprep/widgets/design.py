@@ -28,7 +28,7 @@ from .. import estimates, tables
 from ..charts import design as design_charts
 from ..practice.mock import Countdown
 
-__all__ = ["LESSON", "gpu_specs", "system_specs", "design_inputs", "usd_per_gpu_hour", "fmt", "summary_frame",
+__all__ = ["LESSON", "gpu_specs", "system_specs", "design_inputs", "inputs_table", "usd_per_gpu_hour", "fmt", "tidy", "summary_frame",
            "training_cluster", "serving_platform", "ml_platform", "data_pipeline", "DesignCalculator", "DesignDrill"]
 
 LESSON = "09-system-design"
@@ -69,6 +69,18 @@ def design_inputs(design: str) -> dict[str, float]:
     return {str(r.name): float(r.value) for r in rows.itertuples(index=False)}
 
 
+def inputs_table(design: str) -> pd.DataFrame:
+    """A design's requirements and assumptions as people write them (the ``design_inputs`` rows, values
+    formatted, empty values as "see note")."""
+    frame = tables.load(LESSON, "design_inputs")
+    rows = frame[frame["design"] == design].drop(columns=["design"]).copy()
+    if rows.empty:
+        raise ValueError(f"no inputs for design {design!r}")
+    rows["value"] = [fmt(v) if not pd.isna(v) else "see note" for v in rows["value"]]
+    rows["unit"] = rows["unit"].fillna("")
+    return rows.reset_index(drop=True)
+
+
 def usd_per_gpu_hour(instance: str = "p5.48xlarge") -> float:
     """On-demand USD per GPU-hour of an instance in lesson 5's ``instances`` table (dated there)."""
     table = tables.load("05-cloud", "instances").set_index("instance")
@@ -80,7 +92,7 @@ def usd_per_gpu_hour(instance: str = "p5.48xlarge") -> float:
 
 def fmt(value: Any) -> str:
     """A number as people write it: whole numbers with thousands separators, others to three
-    significant figures (``16``, ``1,280``, ``3.09``, ``0.251``); text unchanged."""
+    significant figures without trailing zeros (``16``, ``1,280``, ``3.09``, ``0.251``, ``0.01``); text unchanged."""
     if isinstance(value, str):
         return value
     number = float(value)
@@ -89,7 +101,17 @@ def fmt(value: Any) -> str:
     if number == int(number) or abs(number) >= 1000:
         return f"{number:,.0f}"
     digits = max(0, 2 - int(math.floor(math.log10(abs(number)))))
-    return f"{number:,.{digits}f}"
+    text = f"{number:,.{digits}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def tidy(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with its numeric columns written as people write them (:func:`fmt`)."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_numeric_dtype(out[column]) and not pd.api.types.is_bool_dtype(out[column]):
+            out[column] = [fmt(v) if not pd.isna(v) else "" for v in out[column]]
+    return out
 
 
 def summary_frame(rows: list[tuple]) -> pd.DataFrame:
@@ -296,10 +318,12 @@ def ml_platform() -> dict:
     frame["nodes"] = [math.ceil(g / per_node) for g in frame["admitted_gpus"]]
     hours = estimates.HOURS_PER_MONTH
     frame["chargeback_usd_month"] = [round(g * hours * price) for g in frame["admitted_gpus"]]
+    shown = frame.copy()
+    shown["chargeback_usd_month"] = [fmt(v) for v in shown["chargeback_usd_month"]]
     n = {"cluster_gpus": int(tenants["nominal_gpus"].sum()), "teams": len(tenants), "allocation": alloc,
          "idle_gpus": int(tenants["nominal_gpus"].sum()) - sum(alloc.values()),
          "research_mig_slices": int(tenants.loc["research", "nominal_gpus"]) * int(mig),
-         "usd_per_gpu_hour": price, "table": frame.reset_index()}
+         "usd_per_gpu_hour": price, "table": frame.reset_index(), "shown": shown.reset_index()}
     rows = [
         ("quota", "GPUs in the cohort", n["cluster_gpus"], f"({n['cluster_gpus'] // per_node} DGX H100 nodes)", "nominalQuota sum"),
         ("quota", "pretraining admitted (nominal 256)", alloc["pretraining"], "GPUs", "cohort_allocation"),
