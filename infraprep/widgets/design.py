@@ -205,7 +205,7 @@ def training_cluster(system: str = "DGX H100", model: str = "Llama 3.1 405B") ->
               "binding": design["binding"], "fits": design["fits"]})
     n.update({k: v for k, v in design.items() if k.startswith("ratio_")})
     rows = [
-        ("compute", "training FLOPs (6·N·D)", n["flops"] / 1e24, "× 10²⁴ FLOPs", "training_flops"),
+        ("compute", "training FLOPs (6·N·D)", n["flops"] / 1e25, "× 10²⁵ FLOPs", "training_flops"),
         ("compute", f"time at MFU {i['mfu']:.0%}, no failures", n["days_ideal"], "days", "training_time_s"),
         ("compute", "GPU-hours at that MFU", n["gpu_hours_ideal"] / 1e6, "million", "gpu_hours"),
         ("layout", f"tensor × pipeline × data", f"{tp} × {pp} × {n['data_parallel']}", "GPUs", "data_parallel_size"),
