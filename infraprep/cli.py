@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     auto.add_argument("--force", action="store_true", help="grade again what is already graded")
     auto.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    check = sub.add_parser("check", help="grade your own notebook with the hidden tests on this machine (learners)")
+    check.add_argument("lesson", metavar="LESSON", help="the lesson id, e.g. 02-gpu")
+    check.add_argument("notebook", nargs="?", help="the notebook (default: your fetched copy, else release/LESSON/)")
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
+    check.add_argument("--new-variant", action="store_true", help="start a fresh practice round with new inputs")
+
     export = sub.add_parser("export", parents=[common], help="grades as CSV (a row a student, a column a lesson)")
     export.add_argument("--output", "-o", type=Path, default=Path("grades.csv"))
     report = sub.add_parser("report", parents=[common], help="an HTML report with charts")
@@ -68,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args) -> int:
+    if args.command == "check":
+        from .assessment.selfcheck import main as check_main
+
+        return check_main(args)
     from .grading import cohort as cohorts
     from .grading.roster import RosterError
 

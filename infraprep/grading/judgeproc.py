@@ -127,10 +127,10 @@ class _Child:
     def namespace(self, job: dict) -> dict:
         from infraprep.assessment import variants
 
-        key = (job["assignment"], job["student"], job["secret"], tuple(job["setup"]))
+        key = (job["assignment"], job["student"], job["secret"], job.get("key"), tuple(job["setup"]))
         if key not in self.namespaces:
             namespace: dict[str, Any] = {"__name__": "__infraprep_judge__"}
-            with variants.grading_identity(job["student"], job["secret"]):
+            with variants.grading_identity(job["student"], job["secret"], key=job.get("key")):
                 for source in job["setup"]:
                     exec(compile(source, "<setup>", "exec"), namespace)
             self.namespaces.clear()  # one notebook at a time: keep only the current one
