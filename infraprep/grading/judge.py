@@ -678,7 +678,7 @@ def preflight_failures(parent: JudgedExecute, source: Path, resources: dict) -> 
         checker.preprocess(nb, sent)
     except Exception as exc:  # noqa: BLE001 - the grading kernel could not even run it
         return (f"{info.get('assignment')}: the instructor's solutions could not be graded in the grading kernel "
-                f"({type(exc).__name__}: {exc}); grading stopped before any student")
+                f"({type(exc).__name__}: {exc}): the grading environment is broken and no student was graded")
     failed = []
     for cell in checker.nb.cells:
         if is_test_cell(cell):
