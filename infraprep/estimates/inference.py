@@ -40,7 +40,7 @@ __all__ = [
     "decode_tokens_per_s", "decode_intensity", "kv_capacity_sequences",
     "littles_law_concurrency", "speculative_expected_tokens", "speculative_speedup", "max_batch_for_tpot",
     "replicas_for_load", "cost_per_million_tokens", "kv_transfer_time_s", "weight_load_time_s",
-    "kv_bytes_per_token_latent", "kv_blocks_needed", "paged_kv_waste_fraction", "reserved_kv_waste_fraction",
+    "kv_bytes_per_token_latent", "model_kv_bytes_per_token", "moe_param_split", "kv_blocks_needed", "paged_kv_waste_fraction", "reserved_kv_waste_fraction",
     "latency_percentile", "histogram_quantile", "slo_attainment", "goodput_requests_per_s",
     "speculative_best_draft_tokens", "moe_expected_experts", "moe_weight_bytes_per_step",
     "tensor_parallel_decode_step_time_s", "disaggregated_pool_gpus", "prefill_tokens_per_s", "serving_plan",
@@ -216,6 +216,38 @@ def kv_bytes_per_token_latent(layers: int, latent_values: int, bytes_per_value: 
     """
     return float(count("layers", layers) * count("latent_values", latent_values)
                  * positive("bytes_per_value", bytes_per_value))
+
+
+def model_kv_bytes_per_token(attention: str, layers: int, kv_heads: int, head_dim: int,
+                             latent_values: int | None = None, bytes_per_value: float = 2) -> float:
+    """KV-cache bytes a token for a model of the lesson's ``models`` table: ``attention`` is "MHA",
+    "GQA" or "MQA" (2 · layers · kv_heads · head_dim · bytes, with kv_heads = query heads for MHA
+    and 1 for MQA) or "MLA" (layers · latent values · bytes, :func:`kv_bytes_per_token_latent`)."""
+    from .memory import kv_cache_bytes_per_token
+
+    kind = str(attention).strip().upper()
+    if kind == "MLA":
+        if latent_values is None or (isinstance(latent_values, float) and math.isnan(latent_values)):
+            raise ValueError("an MLA model needs its latent_values (e.g. 576 for DeepSeek-V3)")
+        return kv_bytes_per_token_latent(layers, int(latent_values), bytes_per_value)
+    if kind not in ("MHA", "GQA", "MQA"):
+        raise ValueError(f"attention must be MHA, GQA, MQA or MLA, got {attention!r}")
+    return kv_cache_bytes_per_token(layers, 1 if kind == "MQA" else kv_heads, head_dim, bytes_per_value)
+
+
+def moe_param_split(params: float, experts: int, moe_layers: int, hidden: int,
+                    expert_intermediate: int) -> tuple[float, float]:
+    """(dense parameters, parameters of one routed expert over all MoE layers) of a mixture-of-experts
+    model whose experts are SwiGLU MLPs (3 · hidden · intermediate weights a layer): the dense part
+    is everything else (attention, shared experts, embeddings, the dense layers).
+
+    DeepSeek-V3: 58 MoE layers · 3 · 7168 · 2048 = 2.55 B a routed expert, 256 of them = 654 B,
+    leaving 17 B dense; 17 B + 8 experts a token ≈ the 37 B active parameters of its report."""
+    one = count("moe_layers", moe_layers) * 3.0 * count("hidden", hidden) * count("expert_intermediate", expert_intermediate)
+    dense = positive("params", params) - count("experts", experts) * one
+    if dense <= 0:
+        raise ValueError("the experts alone exceed the parameter count: check the inputs")
+    return dense, one
 
 
 def kv_blocks_needed(tokens: int, block_size: int = 16) -> int:

@@ -55,7 +55,8 @@ __all__ = [
     "Request", "make_trace", "ServingResult", "serve_continuous", "serve_static", "serve_side_by_side",
     "admit_fcfs",
     "measure_decode_curve", "DecodeCurve", "LabResult", "run", "QUICK", "FULL",
-    "parse_metrics", "histogram", "histogram_quantiles", "TTFT_BUCKETS_S", "ITL_BUCKETS_S", "blas_threads",
+    "parse_metrics", "histogram", "histogram_quantiles", "format_histogram", "engine_stats",
+    "TTFT_BUCKETS_S", "ITL_BUCKETS_S", "blas_threads",
 ]
 
 #: vLLM's default bucket bounds (seconds) for ``vllm:time_to_first_token_seconds`` and
@@ -529,18 +530,14 @@ class ServingResult:
         """The run as a vLLM-style ``/metrics`` scrape: TTFT and inter-token-latency histograms with
         vLLM's bucket bounds, request and token counters, preemptions."""
         label = f'model_name="{model_name}"'
+        lines: list[str] = []
         ttft = self.requests["ttft_s"].tolist()
         itl = [g for gaps in self.requests["itl_s"] for g in gaps]
-        lines = []
         for name, about, values, bounds in (
                 ("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", ttft, TTFT_BUCKETS_S),
                 ("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", itl, ITL_BUCKETS_S)):
-            lines += [f"# HELP {name} {about}", f"# TYPE {name} histogram"]
-            lines += [f"{name}_sum{{{label}}} {sum(values)!r}"]
-            for bound in bounds:
-                lines.append(f'{name}_bucket{{le="{bound!r}",{label}}} {float(sum(v <= bound for v in values))!r}')
-            lines.append(f'{name}_bucket{{le="+Inf",{label}}} {float(len(values))!r}')
-            lines.append(f"{name}_count{{{label}}} {float(len(values))!r}")
+            cumulative = [sum(v <= b for v in values) for b in bounds] + [len(values)]
+            lines += format_histogram(name, bounds, cumulative, {"model_name": model_name}, sum(values), about).splitlines()
         for name, about, value in (
                 ("vllm:generation_tokens_total", "Number of generation tokens processed.", self.requests["output_tokens"].sum()),
                 ("vllm:prompt_tokens_total", "Number of prefill tokens processed.", self.requests["prompt_tokens"].sum()),
@@ -952,9 +949,7 @@ def parse_metrics(text: str) -> list[dict]:
     return samples
 
 
-def histogram(text: str, metric: str, **labels: str) -> tuple[list[float], list[float]]:
-    """(upper bounds, cumulative counts) of histogram ``metric`` in a scrape, summed over every series
-    whose labels include ``labels`` (PromQL's ``sum by (le)``)."""
+def _bucket_counts(text: str, metric: str, labels: Mapping[str, str]) -> dict[float, float]:
     counts: dict[float, float] = {}
     for sample in parse_metrics(text):
         if sample["name"] != f"{metric}_bucket":
@@ -963,13 +958,72 @@ def histogram(text: str, metric: str, **labels: str) -> tuple[list[float], list[
             continue
         bound = float(sample["labels"]["le"])
         counts[bound] = counts.get(bound, 0.0) + sample["value"]
+    return counts
+
+
+def histogram(text: str, metric: str, since: str | None = None, **labels: str) -> tuple[list[float], list[float]]:
+    """(upper bounds, cumulative counts) of histogram ``metric`` in a scrape, summed over every series
+    whose labels include ``labels`` (PromQL's ``sum by (le)``). With ``since`` (an earlier scrape of
+    the same server), the counts of the interval between the two (what ``increase()`` computes)."""
+    counts = _bucket_counts(text, metric, labels)
     if not counts:
         raise ValueError(f"no {metric}_bucket samples match {labels or 'any labels'}")
+    if since is not None:
+        before = _bucket_counts(since, metric, labels)
+        if set(before) != set(counts):
+            raise ValueError("the two scrapes have different buckets")
+        counts = {b: counts[b] - before[b] for b in counts}
+        if any(v < 0 for v in counts.values()):
+            raise ValueError("the later scrape has fewer observations: did the server restart?")
     bounds = sorted(counts)
     return bounds, [counts[b] for b in bounds]
 
 
-def histogram_quantiles(text: str, metric: str, quantiles: Sequence[float] = (0.5, 0.99), **labels: str) -> list[float]:
-    """Quantiles of a histogram in a scrape, by :func:`infraprep.estimates.histogram_quantile`."""
-    bounds, counts = histogram(text, metric, **labels)
+def histogram_quantiles(text: str, metric: str, quantiles: Sequence[float] = (0.5, 0.99), since: str | None = None,
+                        **labels: str) -> list[float]:
+    """Quantiles of a histogram in a scrape (over the interval after ``since`` if given), by
+    :func:`infraprep.estimates.histogram_quantile`."""
+    bounds, counts = histogram(text, metric, since, **labels)
     return [estimates.histogram_quantile(q, bounds, counts) for q in quantiles]
+
+
+def format_histogram(metric: str, bounds: Sequence[float], cumulative: Sequence[float], labels: Mapping[str, str],
+                     total: float = 0.0, about: str = "") -> str:
+    """One histogram series in Prometheus' text format (``_bucket`` lines with ``le`` in label order,
+    the +Inf bucket, ``_sum`` and ``_count``): ``cumulative`` has one count a bound plus the +Inf count."""
+    if len(cumulative) != len(bounds) + 1:
+        raise ValueError("give a cumulative count for every bound and one for +Inf")
+
+    def render(extra: dict[str, str]) -> str:
+        merged = {**labels, **extra}
+        return ",".join(f'{k}="{merged[k]}"' for k in sorted(merged))
+
+    lines = [f"# HELP {metric} {about or 'Histogram.'}", f"# TYPE {metric} histogram",
+             f"{metric}_sum{{{render({})}}} {float(total)!r}"]
+    for bound, value in zip([*map(float, bounds), math.inf], cumulative):
+        le = "+Inf" if math.isinf(bound) else repr(bound)
+        lines.append(f"{metric}_bucket{{{render({'le': le})}}} {float(value)!r}")
+    lines.append(f"{metric}_count{{{render({})}}} {float(cumulative[-1])!r}")
+    return "\n".join(lines) + "\n"
+
+
+_STATS = re.compile(
+    r"INFO (?P<stamp>\d\d-\d\d \d\d:\d\d:\d\d) \[[^\]]+\] Engine (?P<engine>\d+): "
+    r"Avg prompt throughput: (?P<prompt>[\d.]+) tokens/s, Avg generation throughput: (?P<gen>[\d.]+) tokens/s, "
+    r"Running: (?P<running>\d+) reqs, Waiting: (?P<waiting>\d+) reqs, (?:Preemptions: (?P<preempt>\d+), )?"
+    r"GPU KV cache usage: (?P<kv>[\d.]+)%(?:, Prefix cache hit rate: (?P<hit>[\d.]+)%)?")
+
+
+def engine_stats(log: str) -> pd.DataFrame:
+    """The periodic ``Engine NNN: Avg prompt throughput ...`` lines of a vLLM log as a table: ``time``
+    (MM-DD HH:MM:SS as logged), ``engine``, prompt and generation tokens/s, running and waiting
+    requests, preemptions in the interval, KV-cache usage and prefix-cache hit rate (%)."""
+    rows = []
+    for match in _STATS.finditer(log):
+        rows.append({"time": match["stamp"], "engine": int(match["engine"]),
+                     "prompt_tokens_s": float(match["prompt"]), "generation_tokens_s": float(match["gen"]),
+                     "running": int(match["running"]), "waiting": int(match["waiting"]),
+                     "preemptions": int(match["preempt"] or 0), "kv_cache_usage_pct": float(match["kv"]),
+                     "prefix_hit_pct": float(match["hit"]) if match["hit"] else float("nan")})
+    return pd.DataFrame(rows, columns=["time", "engine", "prompt_tokens_s", "generation_tokens_s", "running",
+                                       "waiting", "preemptions", "kv_cache_usage_pct", "prefix_hit_pct"])
