@@ -280,3 +280,22 @@ def test_serving_plan_is_consistent_with_the_pieces():
     # a fixed batch beyond the KV cache is reported, not hidden
     big = e.serving_plan(70.6e9, 1, kv, 80e9, 3.35e12, 1979e12, 1000, 250, 20, 1.0, 0.05, 6.88, batch=4096)
     assert not big["fits_kv"]
+
+
+def test_model_kv_bytes_by_attention_kind():
+    assert e.model_kv_bytes_per_token("GQA", 80, 8, 128) == 327_680
+    assert e.model_kv_bytes_per_token("MHA", 40, 40, 128) == 819_200
+    assert e.model_kv_bytes_per_token("MQA", 80, 64, 128) == 327_680 / 8
+    assert e.model_kv_bytes_per_token("MLA", 61, 128, 128, 576) == 70_272
+    with pytest.raises(ValueError):
+        e.model_kv_bytes_per_token("MLA", 61, 128, 128)
+    with pytest.raises(ValueError):
+        e.model_kv_bytes_per_token("linear", 1, 1, 1)
+
+
+def test_moe_param_split_of_deepseek_v3():
+    dense, expert = e.moe_param_split(671e9, 256, 58, 7168, 2048)
+    assert expert == 58 * 3 * 7168 * 2048
+    assert (dense + 8 * expert) / 1e9 == pytest.approx(37, rel=0.03)        # the report's activated parameters
+    with pytest.raises(ValueError):
+        e.moe_param_split(1e9, 256, 58, 7168, 2048)

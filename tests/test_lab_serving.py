@@ -300,3 +300,29 @@ def test_blas_threads_is_restored():
     with s.blas_threads(1) as threads:
         assert threads == 1 and get() == 1
     assert get() == before
+
+
+def test_format_histogram_round_trips_and_windows_subtract():
+    text = s.format_histogram("vllm:time_to_first_token_seconds", [0.1, 1.0], [3, 8, 10],
+                                             {"model_name": "m", "engine": "0"}, total=4.2)
+    assert 'vllm:time_to_first_token_seconds_bucket{engine="0",le="+Inf",model_name="m"} 10.0' in text
+    assert s.histogram(text, "vllm:time_to_first_token_seconds") == ([0.1, 1.0, math.inf], [3, 8, 10])
+    later = s.format_histogram("vllm:time_to_first_token_seconds", [0.1, 1.0], [4, 12, 20], {"model_name": "m"})
+    assert s.histogram(later, "vllm:time_to_first_token_seconds", since=text)[1] == [1, 4, 10]
+    with pytest.raises(ValueError):
+        s.histogram(text, "vllm:time_to_first_token_seconds", since=later)        # a restart: counts went down
+    with pytest.raises(ValueError):
+        s.format_histogram("x", [1.0], [1], {})
+
+
+def test_engine_stats_reads_both_line_forms():
+    log = ("(APIServer pid=1) INFO 11-28 14:13:52 [loggers.py:236] Engine 000: Avg prompt throughput: 13044.2 tokens/s, "
+           "Avg generation throughput: 3689.9 tokens/s, Running: 166 reqs, Waiting: 3 reqs, Preemptions: 4, "
+           "GPU KV cache usage: 99.8%, Prefix cache hit rate: 36.4%\n"
+           "(APIServer pid=1) INFO 11-28 14:14:02 [loggers.py:236] Engine 001: Avg prompt throughput: 0.0 tokens/s, "
+           "Avg generation throughput: 12.5 tokens/s, Running: 1 reqs, Waiting: 0 reqs, GPU KV cache usage: 0.4%\n"
+           "(APIServer pid=1) INFO:     10.0.0.1:1 - \"GET /metrics HTTP/1.1\" 200 OK\n")
+    stats = s.engine_stats(log)
+    assert list(stats["running"]) == [166, 1] and list(stats["preemptions"]) == [4, 0]
+    assert list(stats["engine"]) == [0, 1] and math.isnan(stats["prefix_hit_pct"].iloc[1])
+    assert s.engine_stats("nothing here").empty
