@@ -207,7 +207,7 @@ def test_keda_scaler_queries_metrics_that_vllm_exports():
 
 
 def test_request_table_is_consistent():
-    req = tables.load(LESSON, "assignment-requests")
+    req = tables.load(LESSON, "gateway-requests")
     assert req["request_id"].is_unique and (req["output_tokens"] >= 2).all()
     assert req["e2e_s"].values == pytest.approx((req["ttft_s"] + (req["output_tokens"] - 1) * req["tpot_s"]).values,
                                                 abs=2e-3)

@@ -245,13 +245,13 @@ def test_moe_reads_more_experts_as_the_batch_grows():
 
 def test_tensor_parallel_step_splits_reads_and_adds_allreduces():
     args = dict(params=70e9, weight_bytes=70e9, batch=16, peak_flop_s=989e12, bandwidth_bytes_s=3.35e12,
-                hidden=8192, layers=80, link_bytes_s=450e9, alpha_s=5e-6)
+                hidden=8192, layers=80, link_bytes_s=450e9, allreduce_latency_s=5e-6)
     one = e.tensor_parallel_decode_step_time_s(tensor_parallel=1, **args)
     assert one["communication"] == 0 and one["total"] == pytest.approx(70e9 / 3.35e12)
     eight = e.tensor_parallel_decode_step_time_s(tensor_parallel=8, **args)
     assert eight["compute"] == pytest.approx(70e9 / 8 / 3.35e12)
     message = 16 * 8192 * 2
-    assert eight["communication"] == pytest.approx(2 * 80 * (2 * 7 * 5e-6 + 2 * 7 / 8 * message / 450e9))
+    assert eight["communication"] == pytest.approx(2 * 80 * (5e-6 + 2 * 7 / 8 * message / 450e9))
     assert eight["total"] < one["total"]
 
 
@@ -277,6 +277,10 @@ def test_serving_plan_is_consistent_with_the_pieces():
         e.cost_per_million_tokens(2 * 6.88, plan["tokens_per_s_per_replica"]))
     # serving below capacity costs more per token than the full-batch figure
     assert plan["usd_per_million_output_tokens_at_load"] >= plan["usd_per_million_output_tokens_at_capacity"]
+    # a TPOT SLO that one GPU cannot meet even at batch 1 makes the replica wider
+    tight = e.serving_plan(8e9, 2, e.kv_cache_bytes_per_token(32, 8, 128), 80e9, 3.35e12, 989e12, 1000, 250, 5,
+                           1.0, 0.004, 4.0)
+    assert tight["gpus_per_replica"] >= 2 and tight["meets_tpot"]
     # a fixed batch beyond the KV cache is reported, not hidden
     big = e.serving_plan(70.6e9, 1, kv, 80e9, 3.35e12, 1979e12, 1000, 250, 20, 1.0, 0.05, 6.88, batch=4096)
     assert not big["fits_kv"]

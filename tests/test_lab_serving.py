@@ -326,3 +326,18 @@ def test_engine_stats_reads_both_line_forms():
     assert list(stats["running"]) == [166, 1] and list(stats["preemptions"]) == [4, 0]
     assert list(stats["engine"]) == [0, 1] and math.isnan(stats["prefix_hit_pct"].iloc[1])
     assert s.engine_stats("nothing here").empty
+
+
+def test_prefix_sharing_counts_blocks_by_hand():
+    # 20 chats, a 1,000-token system prompt (62 full blocks of 16) and 200 tokens each:
+    # alone 20 × ⌈1,200 / 16⌉ = 1,500 blocks; shared 75 + 19 × (75 − 62) = 322
+    out = s.prefix_sharing(1000, 200, 20, 16)
+    assert out == {"blocks_without_sharing": 1500, "blocks_with_sharing": 75 + 19 * 13,
+                   "prefix_blocks_shared": 62, "tokens_not_recomputed": 19 * 62 * 16}
+
+
+def test_goodput_under_an_slo_relative_to_this_machine(lab):
+    ttft_slo, tpot_slo = lab.relative_slo(4)
+    assert ttft_slo == pytest.approx(4 * estimates.latency_percentile(lab.continuous.requests["ttft_s"], 50))
+    goodput = lab.goodput(ttft_slo, tpot_slo)
+    assert goodput["continuous"] > goodput["static"] > 0

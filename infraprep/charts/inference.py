@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
 from .. import estimates
 from .style import PALETTE, new_figure
@@ -40,6 +40,18 @@ def _thousands(value, _pos=None) -> str:
     return f"{value:,.0f}" if value >= 1 else f"{value:g}"
 
 
+def _log(ax, axis: str = "x", base: float = 10, minor: bool = False) -> None:
+    """A log axis with readable major labels and no minor labels (minor ones cost much drawing time)."""
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log", base=base)
+    target.set_major_formatter(FuncFormatter(_thousands))
+    target.set_minor_formatter(NullFormatter())
+    if not minor:
+        target.set_minor_locator(NullLocator())
+    else:
+        target.set_minor_locator(LogLocator(base=base, subs="auto", numticks=12))
+
+
 def decode_batching(datasheets: pd.DataFrame, params: float, weight_bytes: float, kv_bytes_token: float,
                     context_tokens: int, gpus: Sequence[str] = ("H100 SXM", "H200 SXM", "B200 (HGX)", "MI300X"),
                     batches: Sequence[int] = tuple(2 ** i for i in range(11)), title: str = "") -> Figure:
@@ -63,16 +75,14 @@ def decode_batching(datasheets: pd.DataFrame, params: float, weight_bytes: float
             left.plot([b[i]], [1 / steps[i]], "o", color=colour, markersize=9, markerfacecolor="none")
             right.plot([b[i]], [b[i] / steps[i]], "o", color=colour, markersize=9, markerfacecolor="none")
     for ax in (left, right):
-        ax.set_xscale("log", base=2)
+        _log(ax, "x", 2)
         ax.set_xlabel("decode batch (sequences)")
-        ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
-    right.set_yscale("log")
+    _log(right, "y", 10, minor=True)
     left.set_ylabel("tokens/s each sequence sees (1 / TPOT)")
     right.set_ylabel("tokens/s the GPU makes")
     left.set_title("per sequence: flat while memory-bound")
     right.set_title("per GPU: grows with the batch until compute-bound (circles)")
     left.legend(fontsize=8)
-    right.yaxis.set_major_formatter(FuncFormatter(_thousands))
     if title:
         fig.suptitle(title)
     return fig
@@ -87,10 +97,8 @@ def kv_capacity(free_bytes: float, variants: Mapping[str, float], contexts: Sequ
         y = [estimates.kv_capacity_sequences(free_bytes, int(n), per_token) for n in x]
         ax.plot(x, np.maximum(y, 0.5), marker="o", markersize=3, color=colour,
                 label=f"{label} ({per_token / 1024:,.0f} KiB a token)")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
-    ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
+    _log(ax, "x", 2)
+    _log(ax, "y", 10, minor=True)
     ax.set_xlabel("tokens a sequence holds (prompt + output)")
     ax.set_ylabel("sequences that fit at once")
     ax.axhline(1, color="#999999", linewidth=0.8)
@@ -154,10 +162,9 @@ def lab_decode_curve(curve) -> Figure:
                           xytext=(4, 0), textcoords="offset points", fontsize=8, color="#666666")
     right.plot(table["batch"], table["ms_per_token"], marker="o", color=PALETTE[2])
     for ax in (left, right):
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
+        _log(ax, "x", 2)
+        _log(ax, "y", 10, minor=True)
         ax.set_xlabel("decode batch (sequences)")
-        ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
     left.set_ylabel("step time (ms)")
     right.set_ylabel("ms per generated token (step ÷ batch)")
     left.set_title(f"decode step of a {curve.config.weight_bytes / 1e6:,.0f} MB model")
@@ -183,7 +190,7 @@ def lab_serving_comparison(continuous, static) -> Figure:
         cdf.step(ttft, np.arange(1, len(ttft) + 1) / len(ttft), where="post", color=colour, label=r.policy)
         p99 = estimates.latency_percentile(ttft, 99)
         cdf.axvline(p99, color=colour, linestyle=":", linewidth=1)
-    cdf.set_xscale("log")
+    _log(cdf, "x", 10, minor=True)
     cdf.set_xlabel("time to first token (ms); dotted: p99")
     cdf.set_ylabel("share of requests")
     cdf.set_title("TTFT distribution")
@@ -236,8 +243,8 @@ def roofline_point(peak_flop_s: float, bandwidth_bytes_s: float, points: Mapping
     for colour, (name, intensity) in zip(PALETTE[1:], points.items()):
         y = estimates.attainable_flop_s(intensity, peak_flop_s, bandwidth_bytes_s) / TERA
         ax.plot([intensity], [y], "o", color=colour, markersize=8, label=f"{name}: {intensity:,.0f} FLOP/B")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _log(ax, "x", 10)
+    _log(ax, "y", 10)
     ax.set_xlabel("arithmetic intensity (FLOP/byte)")
     ax.set_ylabel("attainable TFLOP/s")
     ax.legend(fontsize=7, loc="lower right")

@@ -402,22 +402,26 @@ def moe_weight_bytes_per_step(dense_bytes: float, expert_bytes: float, experts: 
 
 def tensor_parallel_decode_step_time_s(params: float, weight_bytes: float, batch: int, tensor_parallel: int,
                                        peak_flop_s: float, bandwidth_bytes_s: float, hidden: int, layers: int,
-                                       link_bytes_s: float, alpha_s: float, context_tokens: float = 0.0,
+                                       link_bytes_s: float, allreduce_latency_s: float, context_tokens: float = 0.0,
                                        kv_bytes_token: float = 0.0, bytes_per_activation: float = 2,
                                        mfu: float = 1.0, mbu: float = 1.0) -> dict[str, float]:
     """A decode step with the model split ``tensor_parallel`` ways inside a node (Megatron-style):
     each GPU reads 1/TP of the weights and KV cache, and every layer ends its attention and its MLP
     with an AllReduce of the batch's activations (B · hidden · bytes). Returns seconds: ``compute``
-    (the per-GPU roofline step), ``communication`` (2 · layers ring AllReduces over ``link_bytes_s``
-    one way, ``alpha_s`` a message) and ``total``.
+    (the per-GPU roofline step), ``communication`` (2 · layers AllReduces, each its fixed cost
+    ``allreduce_latency_s``, what nccl-tests reports for small messages, plus the ring's
+    2(TP − 1)/TP · message ÷ ``link_bytes_s`` one way) and ``total``. Decode's messages are small,
+    so the fixed cost dominates.
     Source: Shoeybi et al., "Megatron-LM" (2019), §3; Pope et al. (MLSys 2023), §3."""
     tp = count("tensor_parallel", tensor_parallel)
     step = decode_step_time_s(params / tp, weight_bytes / tp, batch, peak_flop_s, bandwidth_bytes_s,
                               context_tokens, kv_bytes_token / tp, mfu, mbu)
     message = count("batch", batch) * count("hidden", hidden) * positive("bytes_per_activation", bytes_per_activation)
+    latency = non_negative("allreduce_latency_s", allreduce_latency_s)
     comm = 0.0
     if tp > 1:
-        comm = 2 * count("layers", layers) * communication.ring_allreduce_time_s(message, tp, alpha_s, link_bytes_s)
+        one = latency + communication.ring_allreduce_bytes_per_gpu(message, tp) / positive("link_bytes_s", link_bytes_s)
+        comm = 2 * count("layers", layers) * one
     return {"compute": step, "communication": comm, "total": step + comm}
 
 
@@ -455,9 +459,12 @@ def serving_plan(params: float, bytes_per_param: float, kv_bytes_token: float, g
     """A first-order plan for serving one model: how it is split, how fast it is, how many GPUs the
     load needs and what a token costs. All on the roofline, with realistic MFU and MBU you choose.
 
-    - **Replica**: ``gpus_per_replica`` (default: the smallest power of two whose usable memory holds
-      the weights in at most 80 % of it, leaving a KV cache), tensor-parallel inside a node; communication
-      is left out (see :func:`tensor_parallel_decode_step_time_s`).
+    - **Replica**: ``gpus_per_replica``, or by default the smallest power-of-two width whose usable
+      memory holds the weights in at most 80 % of it (leaving a KV cache) and whose batch-1 step
+      meets the TPOT SLO, trying up to eight times the width the memory needs. Tensor-parallel; its
+      communication is left out (see :func:`tensor_parallel_decode_step_time_s`). Wider replicas
+      hold more KV cache a copy of the weights and so run bigger batches, but their communication
+      grows: pass ``gpus_per_replica`` to compare widths.
     - **Batch**: ``batch`` if given, else the largest one within the TPOT SLO whose KV cache fits
       (each sequence counted at its full prompt + output length).
     - **TTFT** is the prefill of one prompt at ``prefill_mfu`` (queueing left out); **TPOT** is the
@@ -474,24 +481,38 @@ def serving_plan(params: float, bytes_per_param: float, kv_bytes_token: float, g
     active = n if active_params is None else positive("active_params", active_params)
     weights = n * positive("bytes_per_param", bytes_per_param)
     memory = positive("gpu_memory_bytes", gpu_memory_bytes) * fraction("usable_memory_fraction", usable_memory_fraction)
-    if gpus_per_replica is None:
-        gpus = 1
-        while weights > 0.8 * gpus * memory:
-            gpus *= 2
-            if gpus > 4096:
-                raise ValueError("the weights do not fit any replica of up to 4,096 GPUs")
-    else:
-        gpus = count("gpus_per_replica", gpus_per_replica)
-    free = gpus * memory - weights
     seq_tokens = count("prompt_tokens", prompt_tokens) + count("output_tokens", output_tokens)
     kv_token = positive("kv_bytes_token", kv_bytes_token)
-    capacity = kv_capacity_sequences(max(free, 0.0), seq_tokens, kv_token)
-    peak, bandwidth = positive("gpu_peak_flop_s", gpu_peak_flop_s) * gpus, positive("gpu_bandwidth_bytes_s", gpu_bandwidth_bytes_s) * gpus
-    slo_batch = max_batch_for_tpot(tpot_slo_s, active, weights, peak, bandwidth, seq_tokens, kv_token, 1.0, mbu)
-    chosen = min(slo_batch, capacity) if batch is None else count("batch", batch)
-    if chosen < 1:
-        chosen = 1
-    tpot = decode_step_time_s(active, weights, chosen, peak, bandwidth, seq_tokens, kv_token, 1.0, mbu)
+    gpu_peak = positive("gpu_peak_flop_s", gpu_peak_flop_s)
+    gpu_bandwidth = positive("gpu_bandwidth_bytes_s", gpu_bandwidth_bytes_s)
+    price = positive("usd_per_gpu_hour", usd_per_gpu_hour)
+    slo = positive("tpot_slo_s", tpot_slo_s)
+    fixed = None if batch is None else count("batch", batch)
+
+    def replica(g: int) -> dict:
+        peak, bandwidth = gpu_peak * g, gpu_bandwidth * g
+        slo_batch = max_batch_for_tpot(slo, active, weights, peak, bandwidth, seq_tokens, kv_token, 1.0, mbu)
+        free = g * memory - weights
+        capacity = kv_capacity_sequences(max(free, 0.0), seq_tokens, kv_token)
+        chosen = max(1, min(slo_batch, capacity)) if fixed is None else fixed
+        tpot = decode_step_time_s(active, weights, chosen, peak, bandwidth, seq_tokens, kv_token, 1.0, mbu)
+        return {"gpus": g, "peak": peak, "bandwidth": bandwidth, "slo_batch": slo_batch, "free": free,
+                "capacity": capacity, "batch": chosen, "tpot": tpot}
+
+    if gpus_per_replica is None:
+        smallest = 1
+        while weights > 0.8 * smallest * memory:
+            smallest *= 2
+            if smallest > 4096:
+                raise ValueError("the weights do not fit any replica of up to 4,096 GPUs")
+        best = replica(smallest)
+        for i in range(1, 4):
+            if best["slo_batch"] >= 1:
+                break
+            best = replica(smallest * 2 ** i)
+    else:
+        best = replica(count("gpus_per_replica", gpus_per_replica))
+    gpus, peak, bandwidth, chosen, tpot = best["gpus"], best["peak"], best["bandwidth"], best["batch"], best["tpot"]
     ttft = prefill_time_s(active, prompt_tokens, peak, prefill_mfu)
     per_seq, per_replica = decode_tokens_per_s(tpot, chosen)
     rate = positive("requests_per_s", requests_per_s)
@@ -499,18 +520,18 @@ def serving_plan(params: float, bytes_per_param: float, kv_bytes_token: float, g
     if headroom < 1:
         raise ValueError(f"headroom must be 1 or more, got {headroom!r}")
     replicas = max(1, math.ceil(in_flight * headroom / chosen - 1e-9))
-    price = positive("usd_per_gpu_hour", usd_per_gpu_hour)
     fleet_usd_per_hour = price * gpus * replicas
     return {
-        "gpus_per_replica": gpus, "weight_bytes": weights, "kv_free_bytes": free, "kv_capacity_sequences": capacity,
-        "batch": chosen, "batch_within_tpot_slo": slo_batch, "fits_kv": chosen <= capacity,
+        "gpus_per_replica": gpus, "weight_bytes": weights, "kv_free_bytes": best["free"],
+        "kv_capacity_sequences": best["capacity"], "batch": chosen, "batch_within_tpot_slo": best["slo_batch"],
+        "fits_kv": chosen <= best["capacity"],
         "ttft_s": ttft, "tpot_s": tpot, "tokens_per_s_per_sequence": per_seq,
         "tokens_per_s_per_replica": per_replica, "tokens_per_s_per_gpu": per_replica / gpus,
         "decode_intensity_flop_per_byte": decode_flops_per_step(active, chosen)
         / decode_bytes_per_step(weights, chosen, seq_tokens, kv_token),
         "ridge_flop_per_byte": peak / bandwidth,
         "requests_in_flight": in_flight, "replicas": replicas, "gpus_total": replicas * gpus,
-        "meets_ttft": ttft <= positive("ttft_slo_s", ttft_slo_s), "meets_tpot": tpot <= tpot_slo_s,
+        "meets_ttft": ttft <= positive("ttft_slo_s", ttft_slo_s), "meets_tpot": tpot <= slo,
         "usd_per_million_output_tokens_at_capacity": cost_per_million_tokens(price * gpus, per_replica),
         "usd_per_million_output_tokens_at_load": cost_per_million_tokens(fleet_usd_per_hour, rate * output_tokens),
         "usd_per_million_input_tokens": cost_per_million_tokens(price * gpus,

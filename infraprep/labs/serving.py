@@ -56,7 +56,7 @@ __all__ = [
     "admit_fcfs",
     "measure_decode_curve", "DecodeCurve", "LabResult", "run", "QUICK", "FULL",
     "parse_metrics", "histogram", "histogram_quantiles", "format_histogram", "engine_stats",
-    "TTFT_BUCKETS_S", "ITL_BUCKETS_S", "blas_threads",
+    "TTFT_BUCKETS_S", "ITL_BUCKETS_S", "blas_threads", "prefix_sharing",
 ]
 
 #: vLLM's default bucket bounds (seconds) for ``vllm:time_to_first_token_seconds`` and
@@ -294,7 +294,10 @@ class BlockAllocator:
 
     # -- queries
     def blocks_for(self, tokens: int) -> int:
-        return estimates.kv_blocks_needed(tokens, self.block_size)
+        """⌈tokens ÷ block size⌉ (:func:`estimates.kv_blocks_needed`, without its checks: called every step)."""
+        if tokens < 0:
+            raise ValueError(f"tokens must be 0 or more, got {tokens!r}")
+        return -(-int(tokens) // self.block_size)
 
     @property
     def free_blocks(self) -> int:
@@ -425,6 +428,26 @@ class PagedKVCache:
         keys = self.keys[layer][table].reshape(len(seqs), span, c.kv_heads, c.head_dim)
         values = self.values[layer][table].reshape(len(seqs), span, c.kv_heads, c.head_dim)
         return keys, values
+
+
+def prefix_sharing(prefix_tokens: int, suffix_tokens: int, sequences: int, block_size: int = 16) -> dict[str, int]:
+    """Blocks ``sequences`` requests hold when they all start with the same ``prefix_tokens`` (a system
+    prompt) and add ``suffix_tokens`` of their own, with and without sharing the prefix's full blocks,
+    counted on a real :class:`BlockAllocator` (whose invariants are checked)."""
+    per = estimates.kv_blocks_needed(prefix_tokens + suffix_tokens, block_size)
+    alone = BlockAllocator(per * sequences, block_size)
+    for seq in range(sequences):
+        alone.grow(seq, prefix_tokens + suffix_tokens)
+    shared = BlockAllocator(per * sequences, block_size)
+    shared.grow(0, prefix_tokens + suffix_tokens)
+    for seq in range(1, sequences):
+        shared.share(0, seq, prefix_tokens)
+        shared.grow(seq, prefix_tokens + suffix_tokens)
+    alone.check()
+    shared.check()
+    return {"blocks_without_sharing": alone.used_blocks, "blocks_with_sharing": shared.used_blocks,
+            "prefix_blocks_shared": (prefix_tokens // block_size), "tokens_not_recomputed":
+            (sequences - 1) * (prefix_tokens // block_size) * block_size}
 
 
 # ============================================================================ the trace
@@ -799,19 +822,18 @@ def measure_decode_curve(config: ModelConfig, batches: Sequence[int] = (1, 2, 4,
     """Time one decode step of ``config``'s model at each batch size (best of ``repeats`` passes over
     all the batch sizes, after a warm-up pass: interleaving the passes and keeping the best makes a
     burst of other work on a shared machine spoil at most one pass of each size), every sequence
-    holding ``context_tokens`` tokens of (random) KV cache. Columns: ``batch, step_ms, ms_per_token,
+    holding ``context_tokens`` tokens of KV cache. Columns: ``batch, step_ms, ms_per_token,
     tokens_per_s, flops, bytes_read, intensity_flop_per_byte``."""
     model = TinyDecoder(config)
     ctx = count("context_tokens", context_tokens)
-    rng = np.random.default_rng(1)
     setups = []
     for b in batches:
         b = count("batch", b)
         cache = PagedKVCache(config, b * estimates.kv_blocks_needed(ctx + 1, 16) + 1, 16)
         for seq in range(b):
             cache.allocator.grow(seq, ctx + 1)
-        cache.keys[...] = rng.standard_normal(cache.keys.shape).astype(config.dtype)
-        cache.values[...] = rng.standard_normal(cache.values.shape).astype(config.dtype)
+        cache.keys[...] = 0.01                   # the cache's values do not change the time a step takes
+        cache.values[...] = 0.01
         setups.append((b, cache, list(range(b)), [1] * b, [ctx] * b))
     best = {b: math.inf for b, *_ in setups}
     for round_ in range(count("repeats", repeats) + 1):          # round 0 warms up; passes interleave batches
@@ -871,8 +893,8 @@ def blas_threads(threads: int = 1):
 
 QUICK = {"curve_model": ModelConfig(d_model=512, ffn=2048, layers=2, heads=8, kv_heads=2, seed=1),
          "curve_batches": (1, 2, 4, 8, 16, 32, 64, 128, 256), "curve_repeats": 2,
-         "serve_model": ModelConfig(d_model=192, ffn=512, layers=3, heads=6, kv_heads=2), "requests": 32,
-         "rate_per_s": 1000.0, "prompt_tokens": (16, 96), "output_tokens": (4, 96), "kv_blocks": 96,
+         "serve_model": ModelConfig(d_model=128, ffn=384, layers=2, heads=4, kv_heads=2), "requests": 24,
+         "rate_per_s": 1000.0, "prompt_tokens": (16, 96), "output_tokens": (4, 80), "kv_blocks": 48,
          "max_batch": 16, "token_budget": 512}
 FULL = {"curve_model": ModelConfig(d_model=1024, ffn=4096, layers=4, heads=16, kv_heads=4, seed=1),
         "curve_batches": (1, 2, 4, 8, 16, 32, 64, 128, 256, 512), "curve_repeats": 5,
@@ -890,6 +912,18 @@ class LabResult:
     def comparison(self) -> pd.DataFrame:
         """One row a policy: throughput, TTFT and TPOT percentiles, KV memory wasted, preemptions."""
         return pd.DataFrame([self.continuous.summary(), self.static.summary()])
+
+    def relative_slo(self, multiple: float = 4.0) -> tuple[float, float]:
+        """(TTFT SLO, TPOT SLO) in seconds at ``multiple`` times the continuous policy's median TTFT and
+        TPOT on this machine: an SLO that scales with the machine the lab ran on."""
+        r = self.continuous.requests
+        tpot = r["tpot_s"].dropna().tolist()
+        m = positive("multiple", multiple)
+        return (m * estimates.latency_percentile(r["ttft_s"], 50), m * estimates.latency_percentile(tpot, 50))
+
+    def goodput(self, ttft_slo_s: float, tpot_slo_s: float) -> dict[str, float]:
+        """Requests a second within both SLOs, for each policy."""
+        return {r.policy: r.goodput(ttft_slo_s, tpot_slo_s) for r in (self.continuous, self.static)}
 
     def plot_curve(self):
         from ..charts.inference import lab_decode_curve

@@ -120,10 +120,11 @@ def placement_table(models: pd.DataFrame, datasheets: pd.DataFrame, precision: p
 
 def cost_table(instances: pd.DataFrame, datasheets: pd.DataFrame, precision: pd.DataFrame, row: pd.Series,
                weights: str = "FP8 (W8A8)", kv_dtype: str = "BF16", prompt_tokens: int = 1000, output_tokens: int = 250,
-               tpot_slo_s: float = 0.05, requests_per_s: float = 20.0, mbu: float = 0.8) -> pd.DataFrame:
+               tpot_slo_s: float = 0.05, requests_per_s: float = 20.0, mbu: float = 0.8,
+               gpus_per_replica: int | None = None) -> pd.DataFrame:
     """$ per million output tokens of one model on every priced instance of ``instances``, at the largest
-    batch within the TPOT SLO that the KV cache holds (:func:`estimates.serving_plan`), with the price
-    of a GPU-hour and its date."""
+    batch within the TPOT SLO that the KV cache holds (:func:`estimates.serving_plan`; the replica's
+    width is its default unless ``gpus_per_replica`` is given), with the price of a GPU-hour and its date."""
     out = []
     per_token = kv_bytes(row, KV_DTYPES[kv_dtype])
     for inst in instances.dropna(subset=["on_demand_usd_per_hour"]).itertuples(index=False):
@@ -135,6 +136,7 @@ def cost_table(instances: pd.DataFrame, datasheets: pd.DataFrame, precision: pd.
         plan = estimates.serving_plan(float(row["params_billion"]) * 1e9, PRECISIONS[weights]["bytes"], per_token,
                                       rates["memory_bytes"], rates["bandwidth_bytes_s"], rates["peak_flop_s"],
                                       prompt_tokens, output_tokens, requests_per_s, 10.0, tpot_slo_s, gpu_hour,
+                                      gpus_per_replica=gpus_per_replica,
                                       active_params=float(row["active_params_billion"]) * 1e9, mbu=mbu)
         out.append({"label": f"{inst.gpu} ({inst.cloud} {inst.instance})", "cloud": inst.cloud, "gpu": inst.gpu,
                     "usd_per_gpu_hour": gpu_hour, "price_date": inst.price_date,
