@@ -224,3 +224,28 @@ def test_practice_quiz_loads_and_its_numbers_are_right():
     assert float(spec.options[spec.answer]) == pytest.approx(estimates.speculative_expected_tokens(0.8, 4), abs=0.01)
     little = next(q for t, q in by_text.items() if "in flight" in t)
     assert float(little.options[little.answer]) == estimates.littles_law_concurrency(40, 0.5 + 300 * 0.03)
+
+
+def test_rapid_fire_questions_for_this_lesson_and_their_numbers():
+    from infraprep.practice import bank
+
+    questions = bank.filter_bank(lesson="08-inference").set_index("id")["answer"].astype(str)
+    every = bank.load_bank()
+    mine = every[every["lesson_id"].astype(str) == LESSON]
+    assert len(mine) >= 25 and (mine["difficulty"] == "hard").mean() >= 0.4
+    assert bank.problems(every, tables.references("07-rapid-fire")) == []
+    assert "2.8e14" in questions["inf-005"] and estimates.prefill_flops(70e9, 2000) == pytest.approx(2.8e14)
+    step = estimates.decode_step_time_s(8e9, 16e9, 1, 989e12, 3.35e12)
+    assert "4.8 ms" in questions["inf-006"] and step == pytest.approx(4.8e-3, rel=0.01) and round(1 / step, -1) == 210
+    assert "327,680" in questions["inf-008"] and "10.7 GB" in questions["inf-008"]
+    assert 32768 * estimates.kv_cache_bytes_per_token(80, 8, 128) / 1e9 == pytest.approx(10.7, abs=0.05)
+    assert "70,272" in questions["inf-010"] and estimates.kv_cache_bytes_per_token(32, 8, 128) == 131_072
+    kv70 = estimates.kv_cache_bytes_per_token(80, 8, 128)
+    assert "26 ms" in questions["inf-016"] and estimates.kv_transfer_time_s(4000, kv70, 50e9) == pytest.approx(0.026, rel=0.01)
+    assert "3 ms" in questions["inf-016"] and estimates.kv_transfer_time_s(4000, kv70, 450e9) == pytest.approx(0.003, rel=0.05)
+    assert "4.69" in questions["inf-017"] and estimates.speculative_expected_tokens(0.9, 5) == pytest.approx(4.69, abs=0.005)
+    assert "1,050" in questions["inf-024"] and estimates.littles_law_concurrency(100, 0.5 + 250 * 0.04) == 1050
+    assert "$0.96" in questions["inf-025"] and estimates.cost_per_million_tokens(55.04, 16_000) == pytest.approx(0.96, abs=0.005)
+    assert "40 GiB" in questions["inf-029"] and 131072 * kv70 / 2 ** 30 == 40
+    free = 8 * 80e9 * 0.9 - 405e9
+    assert "170 GB" in questions["inf-021"] and free / 1e9 == pytest.approx(170, abs=2)
