@@ -72,3 +72,10 @@ def test_tables_follow_the_formulas():
     row = place.loc[("Llama 3.1 70B", "H100 SXM")]
     assert row["kv_free_gb"] == pytest.approx(2 * 80 * 0.9 - 70.6)
     assert row["sequences_of_8k"] == estimates.kv_capacity_sequences(row["kv_free_gb"] * 1e9, 8192, 327_680)
+
+
+def test_numbers_are_shown_as_people_write_them():
+    assert [w.number(v) for v in (1979.0, 0.0713, 2.5, 12.345, 1342.4, float("nan"), 7, "H100")] == \
+        ["1,979", "0.0713", "2.50", "12.3", "1,342", "–", "7", "H100"]
+    html = w.show(tables.load("08-inference", "precision")).to_html()
+    assert "1,979" in html and "2,615" in html and "1979.000000" not in html and "nv-h100" not in html

@@ -21,7 +21,7 @@ from .. import estimates, tables
 from ..charts import inference as charts
 
 __all__ = ["PRECISIONS", "KV_DTYPES", "model_row", "kv_bytes", "gpu_rates", "kv_table", "placement_table",
-           "cost_table", "ServingPlanner"]
+           "cost_table", "number", "show", "ServingPlanner"]
 
 LESSON = "08-inference"
 
@@ -35,6 +35,32 @@ PRECISIONS = {
 }
 #: KV-cache element types and their bytes a value.
 KV_DTYPES = {"BF16": 2.0, "FP8": 1.0}
+
+
+def number(value) -> str:
+    """A number as people write it: thousands separators, three significant figures at most after the
+    point, whole numbers without decimals, "–" for a missing value; anything else as text."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or isinstance(value, str):
+        return str(value)
+    if isinstance(value, float) and math.isnan(value):
+        return "–"
+    if float(value).is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    size = abs(float(value))
+    if size >= 100:
+        return f"{value:,.0f}"
+    if size >= 10:
+        return f"{value:,.1f}"
+    if size >= 1:
+        return f"{value:,.2f}"
+    return f"{value:.3g}"
+
+
+def show(frame: pd.DataFrame, hide: Sequence[str] = ("source",)):
+    """A table for the notebook: index and bookkeeping columns hidden, every number by :func:`number`."""
+    shown = frame.drop(columns=[c for c in hide if c in frame.columns])
+    numeric = [c for c in shown.columns if pd.api.types.is_numeric_dtype(shown[c]) and not pd.api.types.is_bool_dtype(shown[c])]
+    return shown.style.hide(axis="index").format(number, subset=numeric)
 
 
 def model_row(models: pd.DataFrame, name: str) -> pd.Series:
