@@ -286,3 +286,12 @@ def test_savings_plans_and_capacity_blocks_rows():
     assert opts.loc[("aws", "EC2 Instance Savings Plans"), "discount_high"] == 0.72
     # Capacity Blocks rates are set by supply and demand: no stale rate in the table
     assert "$" not in str(opts.loc[("aws", "Capacity Blocks for ML"), "discount_note"])
+
+
+def test_every_table_of_the_lesson_loads_and_is_checked():
+    names = tables.available(LESSON)
+    assert set(FACT_TABLES) <= set(names)
+    for name in names:
+        frame = tables.load(LESSON, name)  # raises on a malformed row (an unquoted comma)
+        assert len(frame) and len(frame.columns) > 1, name
+    assert set(names) - set(FACT_TABLES) <= {"references", "practice"}

@@ -127,3 +127,11 @@ def test_metadata_rates_and_scale_up_domains():
     # 72 GPUs x 1.8 TB/s both ways = 129.6 TB/s, NVIDIA's "130 TB/s"
     assert 72 * dom.loc["GB200 NVL72", "nvlink_gbyte_s_each_way_per_gpu"] * 2 / 1000 == pytest.approx(130, rel=0.01)
     assert dom.loc["DGX H100 / HGX H100", "nvlink_gbyte_s_each_way_per_gpu"] == 450
+
+
+def test_every_table_of_the_lesson_loads_and_is_checked():
+    names = tables.available(LESSON)
+    for name in names:
+        frame = tables.load(LESSON, name)  # raises on a malformed row (an unquoted comma)
+        assert len(frame) and len(frame.columns) > 1, name
+    assert set(names) - set(FACT_TABLES) <= {"references", "practice"}
