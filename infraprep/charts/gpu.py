@@ -47,8 +47,11 @@ def readable_number(value, digits: int = 4) -> str:
         return f"{mantissa} × 10{str(exponent).translate(_SUPERSCRIPT)}"
     if number == int(number):
         return f"{int(number):,}"
+    from decimal import ROUND_HALF_UP, Decimal
+
     decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(number)))))
-    return f"{number:,.{decimals}f}".rstrip("0").rstrip(".")
+    rounded = Decimal(repr(number)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return f"{rounded:,.{decimals}f}".rstrip("0").rstrip(".")
 
 
 def number_table(frame: pd.DataFrame, hide: Sequence[str] = ("source",), digits: int = 4):
