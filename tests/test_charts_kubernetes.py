@@ -44,3 +44,28 @@ def test_cluster_map_shows_each_gpu(runs):
         kc.cluster_map(per_pod, 999)
     with pytest.raises(ValueError):
         kc.utilisation_timeline([])
+
+
+def test_numa_admission_map_shows_the_strictest_policy_that_admits():
+    fig = kc.numa_admission_map()
+    ax = fig.axes[0]
+    grid = ax.get_images()[0].get_array()
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    assert grid.shape == (len(rows), 8) and rows[0] == "4 + 4"
+    # an empty node: requests up to 4 fit one socket (all admit); 5 to 8 span both (restricted admits)
+    assert list(grid[0]) == [3, 3, 3, 3, 2, 2, 2, 2]
+    # one free GPU on each socket: a 2-GPU request is refused by restricted, admitted by best-effort
+    one_one = rows.index("1 + 1")
+    assert grid[one_one][0] == 3 and grid[one_one][1] == 1 and grid[one_one][2] == 0
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == list(kc.NUMA_VERDICTS)
+    width, _height = fig.get_size_inches()
+    assert width * fig.dpi <= 1400
+    with pytest.raises(ValueError):
+        kc.numa_admission_map((4,))
+
+
+def test_charts_fit_the_notebook_width():
+    per_pod = s.simulate(s.deadlock_scenario(), policy="per-pod", horizon=25)
+    for fig in (kc.utilisation_timeline([per_pod]), kc.cluster_map(per_pod, 0), kc.numa_admission_map()):
+        width, height = fig.get_size_inches()
+        assert width * 100 <= 1400 and height * 100 <= 900  # inline figures are shown at 100 dpi
