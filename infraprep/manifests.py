@@ -56,7 +56,7 @@ __all__ = [
     "K8S_VERSION", "GPU_RESOURCE", "MAX_YAML_CHARS", "MAX_YAML_NODES", "ManifestError", "Taint", "GPU_TAINT",
     "load_yaml", "parse", "parse_all", "validate", "validate_k8s", "validate_crd", "crd_schema", "crd_kinds",
     "deprecation", "tolerates", "pod_templates", "gpu_count", "total_gpus", "qos_class", "parse_quantity",
-    "shm_needed_bytes", "bundled_versions", "grade_manifest",
+    "shm_needed_bytes", "bundled_versions", "effective_requests", "grade_manifest", "check_preemptible_job", "grade_preemptible_job",
     "check_gpu_workload", "check_clusterqueue", "agreement", "SbatchScript", "parse_sbatch", "srun_command",
     "check_sbatch", "form_manifest", "form_sbatch", "grade_gpu_workload", "grade_clusterqueue", "grade_sbatch",
 ]
@@ -933,6 +933,97 @@ def check_gpu_workload(text: Any, gpus_per_pod: int = 8, taint: Taint | str | No
             "qos": classes.pop() if len(classes) == 1 else sorted(classes), "deprecated": deprecation(obj)}
 
 
+def _failure_action(rules: list, exit_code: int, conditions: tuple[str, ...] = (), container: str = "") -> str:
+    """The action a Job's podFailurePolicy takes for a failed pod: the first matching rule's, else ``Count``.
+
+    ``onExitCodes`` matches a container (any, unless ``containerName`` is set) whose exit code is
+    ``In`` (or ``NotIn``) the values; ``onPodConditions`` matches a pod condition of that type
+    (status True unless given). Kubernetes evaluates the rules in order and stops at the first match.
+    """
+    for rule in rules or []:
+        if not isinstance(rule, dict):
+            continue
+        codes = rule.get("onExitCodes")
+        if isinstance(codes, dict):
+            name = codes.get("containerName")
+            values = codes.get("values") or []
+            inside = exit_code in values
+            if (name in (None, container)) and (inside if codes.get("operator") == "In" else
+                                                 (codes.get("operator") == "NotIn" and not inside)):
+                return rule.get("action", "")
+        for condition in rule.get("onPodConditions") or []:
+            if isinstance(condition, dict) and condition.get("type") in conditions and \
+                    str(condition.get("status", "True")) == "True":
+                return rule.get("action", "")
+    return "Count"
+
+
+def check_preemptible_job(text: Any, gpus: int | None = None, exit_code: int | None = None,
+                          grace_above_s: int | None = None, backoff_limit: int | None = None,
+                          version: str = K8S_VERSION) -> dict:
+    """Parse, validate and check a batch/v1 Job that survives preemption; return a summary.
+
+    Judged by what its podFailurePolicy *does* (rules in order, first match wins, as Kubernetes
+    evaluates them): a pod killed by a disruption (condition DisruptionTarget, exit code 143 after
+    SIGTERM) must be ignored; a pod that exits with ``exit_code`` must fail the Job at once; an
+    ordinary crash (exit code 1) must still count against ``backoffLimit``. Also: restartPolicy
+    Never (required by podFailurePolicy), a grace period above ``grace_above_s`` (the time a
+    checkpoint takes), the ``backoffLimit`` and the GPUs of the pod.
+    Returns ``{"name", "gpus", "grace_period_s", "backoff_limit", "on_disruption", "on_exit_code",
+    "on_crash"}``.
+    """
+    obj = parse(text, "Job")
+    api, kind = _kind(obj)
+    if kind != "Job":
+        raise ManifestError(f"expected kind Job, got {kind!r}", path="kind")
+    validate(obj, version)
+    spec = obj["spec"]
+    pod = (spec.get("template") or {}).get("spec") or {}
+    containers = pod.get("containers") or []
+    if pod.get("restartPolicy") != "Never":
+        raise ManifestError("the pod template's restartPolicy must be Never: Kubernetes accepts a podFailurePolicy "
+                            "only then", path="spec.template.spec.restartPolicy")
+    rules = (spec.get("podFailurePolicy") or {}).get("rules") or []
+    if not rules:
+        raise ManifestError("the Job has no spec.podFailurePolicy rules, so a preemption counts as a failure and an "
+                            "unfixable error is retried", path="spec.podFailurePolicy")
+    name0 = str((containers[0] if containers else {}).get("name", ""))
+    on_disruption = _failure_action(rules, 143, ("DisruptionTarget",), name0)
+    on_crash = _failure_action(rules, 1, (), name0)
+    summary = {"name": (obj.get("metadata") or {}).get("name"), "on_disruption": on_disruption, "on_crash": on_crash,
+               "gpus": sum(gpu_count(c, f"spec.template.spec.containers[{i}]") for i, c in enumerate(containers)),
+               "grace_period_s": pod.get("terminationGracePeriodSeconds", 30),
+               "backoff_limit": spec.get("backoffLimit", 6)}
+    if on_disruption != "Ignore":
+        raise ManifestError(f"a pod evicted by preemption or a drain (condition DisruptionTarget, exit code 143) gets "
+                            f"action {on_disruption}; it should be Ignore, so disruptions do not use up backoffLimit "
+                            "(rules are evaluated in order: the first match wins)", path="spec.podFailurePolicy.rules")
+    if exit_code is not None:
+        summary["on_exit_code"] = _failure_action(rules, exit_code, (), name0)
+        if summary["on_exit_code"] != "FailJob":
+            raise ManifestError(f"a pod that exits with code {exit_code} gets action {summary['on_exit_code']}; this "
+                                "task wants FailJob (the error cannot be fixed by retrying)",
+                                path="spec.podFailurePolicy.rules")
+    if on_crash in ("FailJob", "Ignore"):
+        raise ManifestError(f"an ordinary crash (exit code 1) gets action {on_crash}; it should count against "
+                            "backoffLimit so the Job retries it", path="spec.podFailurePolicy.rules")
+    if grace_above_s is not None and not summary["grace_period_s"] > grace_above_s:
+        raise ManifestError(f"terminationGracePeriodSeconds is {summary['grace_period_s']} s; the checkpoint takes "
+                            f"{grace_above_s} s, so SIGKILL would cut it off", path="spec.template.spec")
+    if backoff_limit is not None and summary["backoff_limit"] != backoff_limit:
+        raise ManifestError(f"backoffLimit is {summary['backoff_limit']}; this task wants {backoff_limit}",
+                            path="spec.backoffLimit")
+    if gpus is not None and summary["gpus"] != gpus:
+        raise ManifestError(f"the pod asks for {summary['gpus']} GPUs; this task wants {gpus}",
+                            path="spec.template.spec.containers")
+    return summary
+
+
+def grade_preemptible_job(question: str, text: Any, **kwargs) -> dict:
+    """Hidden check: :func:`check_preemptible_job`, reported as a one-line answer error."""
+    return _grade(question, text, check_preemptible_job, **kwargs)
+
+
 def _quota(res: dict, key: str) -> Fraction | None:
     return parse_quantity(res[key]) if key in res else None
 
@@ -1028,7 +1119,8 @@ def check_clusterqueue(text: Any, gpu_quota: int | None = None, cohort: str | No
     return summary
 
 
-def _requests(container: dict) -> dict[str, Fraction]:
+def effective_requests(container: dict) -> dict[str, Fraction]:
+    """What a container requests, resource by resource (a request left out defaults to the limit)."""
     res = (container or {}).get("resources") or {}
     limits, requests = res.get("limits") or {}, res.get("requests") or {}
     return {name: parse_quantity(requests.get(name, limits.get(name))) for name in set(limits) | set(requests)}
@@ -1138,7 +1230,7 @@ def agreement(docs: list[dict]) -> list[dict]:
             items = [i for i in (lr.get("spec") or {}).get("limits") or [] if i.get("type") == "Container"]
             for group_label, template, _n in groups:
                 for c in ((template or {}).get("spec") or {}).get("containers") or []:
-                    asked = _requests(c)
+                    asked = effective_requests(c)
                     unset = [r for r in ("cpu", "memory") if r not in asked]
                     defaults = {k: v for i in items for k, v in (i.get("defaultRequest") or {}).items()}
                     row(f"{kind} {wl_name} ({group_label}) states its CPU and memory requests", not unset,
@@ -1158,7 +1250,7 @@ def agreement(docs: list[dict]) -> list[dict]:
             need: dict[str, Fraction] = {}
             for _g, template, n in groups:
                 for c in ((template or {}).get("spec") or {}).get("containers") or []:
-                    for res_name, value in _requests(c).items():
+                    for res_name, value in effective_requests(c).items():
                         need[res_name] = need.get(res_name, Fraction(0)) + n * value
             for res_name, most in limits_of(cq).items():
                 if res_name in need:

@@ -632,3 +632,46 @@ def test_form_and_grade_helpers_raise_checking_errors():
         m.grade_manifest("Q4", job.replace("backoffLimit: 4", "backoffLimt: 4"), "Job")
     with pytest.raises(ck.WrongAnswer, match="expected kind"):
         m.grade_manifest("Q4", job, "Pod")
+
+
+# --------------------------------------------------------------------------- a Job that survives preemption
+
+PREEMPTIBLE = tables.artefact(L, "preemptible-job.yaml")
+
+
+def test_preemptible_job_passes_and_reports_what_each_failure_does():
+    summary = m.check_preemptible_job(PREEMPTIBLE, gpus=2, exit_code=42, grace_above_s=120, backoff_limit=4)
+    assert summary["on_disruption"] == "Ignore" and summary["on_exit_code"] == "FailJob" and summary["on_crash"] == "Count"
+    assert summary["grace_period_s"] == 180
+
+
+@pytest.mark.parametrize("old, new, says", [
+    ("restartPolicy: Never", "restartPolicy: OnFailure", "restartPolicy must be Never"),
+    ("- type: DisruptionTarget", "- type: Ready", "DisruptionTarget"),
+    ("values: [42]", "values: [43]", "code 42 gets action Count"),
+    ("terminationGracePeriodSeconds: 180", "terminationGracePeriodSeconds: 100", "SIGKILL would cut it off"),
+    ("backoffLimit: 4", "backoffLimit: 6", "backoffLimit is 6"),
+    ("containerName: trainer", "containerName: sidecar", "code 42 gets action Count"),
+    ("operator: In\n          values: [42]", "operator: NotIn\n          values: [0]", "exit code 1) gets action FailJob"),
+])
+def test_preemptible_job_mistakes_are_named(old, new, says):
+    assert old in PREEMPTIBLE
+    exc = error(m.check_preemptible_job, PREEMPTIBLE.replace(old, new), gpus=2, exit_code=42, grace_above_s=120,
+                backoff_limit=4)
+    assert says in str(exc), str(exc)
+
+
+def test_preemptible_job_rule_order_matters():
+    """A FailJob rule on every non-zero exit placed first also catches the preempted pod (exit code 143)."""
+    doc = m.parse(PREEMPTIBLE)
+    doc["spec"]["podFailurePolicy"]["rules"] = [
+        {"action": "FailJob", "onExitCodes": {"operator": "NotIn", "values": [0, 1]}},
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]
+    exc = error(m.check_preemptible_job, yaml.safe_dump(doc), exit_code=42)
+    assert "gets action FailJob" in str(exc) and "first match wins" in str(exc)
+    doc["spec"]["podFailurePolicy"]["rules"].reverse()
+    assert m.check_preemptible_job(yaml.safe_dump(doc), exit_code=42)["on_exit_code"] == "FailJob"
+    no_policy = PREEMPTIBLE.split("  podFailurePolicy:")[0] + "  template:" + PREEMPTIBLE.split("  template:")[1]
+    assert "no spec.podFailurePolicy" in str(error(m.check_preemptible_job, no_policy))
+    with pytest.raises(ck.WrongAnswer, match="Job"):
+        m.grade_preemptible_job("Q1", POD)
