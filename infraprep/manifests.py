@@ -50,7 +50,6 @@ from typing import Any
 import yaml
 
 from . import checking as ck
-from .tables import artefact_path
 
 __all__ = [
     "K8S_VERSION", "GPU_RESOURCE", "MAX_YAML_CHARS", "MAX_YAML_NODES", "ManifestError", "Taint", "GPU_TAINT",
@@ -233,25 +232,33 @@ def _group(api: str) -> str:
 
 # --------------------------------------------------------------------------- schema
 
+#: Optional modules jsonschema imports only to check string formats (iri, duration, hostname...),
+#: which no Kubernetes or course schema needs and which are not checked here.
+_FORMAT_MODULES = ("rfc3987_syntax", "rfc3987", "rfc3986_validator", "rfc3339_validator", "isoduration", "fqdn",
+                   "webcolors", "uri_template", "jsonpointer")
+
+
 def _jsonschema():
-    """``jsonschema``, imported without its optional ``iri`` format grammar.
+    """``jsonschema``, imported without its optional format-checking helpers.
 
     Importing jsonschema builds the Earley parsers of ``rfc3987_syntax`` (about 1 s of CPU,
-    python-jsonschema/jsonschema#1428) for a string format no Kubernetes or course schema uses,
-    and that formats are not checked here anyway. If jsonschema is not loaded yet, the import runs
-    with that optional module hidden, as on an install without it; the placeholder is removed
-    afterwards, so anything that imports ``rfc3987_syntax`` itself later still gets it.
+    python-jsonschema/jsonschema#1428) and loads ``isoduration`` (with ``arrow``) and other helpers
+    for string formats that no Kubernetes or course schema uses, and that validation here does not
+    check (no format checker is passed). If jsonschema is not loaded yet, the import runs with those
+    optional modules hidden, as on an install without them; the placeholders are removed afterwards,
+    so anything that imports one of them itself later still gets it.
     """
     if "jsonschema" in sys.modules:
         return sys.modules["jsonschema"]
-    hide = "rfc3987_syntax" not in sys.modules
-    if hide:
-        sys.modules["rfc3987_syntax"] = None  # an import of it raises ImportError, which jsonschema expects
+    hidden = [name for name in _FORMAT_MODULES if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # an import of it raises ImportError, which jsonschema expects
     try:
         import jsonschema
     finally:
-        if hide and sys.modules.get("rfc3987_syntax", False) is None:
-            del sys.modules["rfc3987_syntax"]
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
     return jsonschema
 
 
@@ -352,7 +359,8 @@ def validate_k8s(obj: dict, version: str = K8S_VERSION, strict: bool = True) -> 
 @lru_cache(maxsize=None)
 def _crd_documents() -> dict[str, dict]:
     """The course's schema documents by file name (each read once)."""
-    return {name: json.loads(artefact_path(LESSON, name).read_text(encoding="utf-8")) for name in CRD_FILES}
+    folder = Path(__file__).resolve().parent / "data" / LESSON  # what tables.artefact_path reads, without pandas
+    return {name: json.loads((folder / name).read_text(encoding="utf-8")) for name in CRD_FILES}
 
 
 @lru_cache(maxsize=None)

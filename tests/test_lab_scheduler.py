@@ -202,3 +202,36 @@ def test_numa_admission_is_nested_and_checks_inputs():
         s.numa_admits("restricted", 1, [4, 4], [5, 4])
     with pytest.raises(ValueError):
         s.numa_admits("restricted", 0, [4, 4], [4, 4])
+
+
+def test_first_pass_equals_step_zero_of_the_simulation():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(60):
+        jobs = [s.Job(f"j{i}", 0, pods=rng.randint(1, 5), gpus_per_pod=rng.choice([1, 2, 3, 4, 8]), duration=5)
+                for i in range(rng.randint(1, 5))]
+        nodes = max(rng.randint(2, 12), max(j.gpus for j in jobs) // 8 + 1)
+        placement = rng.choice(s.PLACEMENTS)
+        fast = s.first_pass(jobs, nodes=nodes, placement=placement)
+        row = s.simulate(jobs, nodes=nodes, policy="per-pod", placement=placement, horizon=0).timeline.iloc[0]
+        assert (fast["allocated_gpus"], fast["busy_gpus"], fast["idle_allocated_gpus"]) == (
+            row["allocated_gpus"], row["busy_gpus"], row["idle_allocated_gpus"])
+    deadlock = s.first_pass(s.deadlock_scenario()[:2], nodes=4)
+    assert deadlock["stuck"] == ["train-a", "train-b"] and deadlock["idle_allocated_gpus"] == 32
+
+
+def test_pure_helpers_load_without_pandas():
+    import subprocess
+    import sys
+
+    code = ("import sys; from infraprep.labs import scheduler; from infraprep import manifests, checking; "
+            "from infraprep.assessment import variants; "
+            "scheduler.first_pass([scheduler.Job('a', 0, 2, 8, 1)], nodes=1); scheduler.numa_admits('none', 1, [4], [4]); "
+            "manifests.check_clusterqueue(open(sys.argv[1]).read().split('---')[2]); "
+            "print('pandas' in sys.modules, 'matplotlib' in sys.modules)")
+    from infraprep import tables
+
+    setup = str(tables.artefact_path("04-kubernetes", "kueue-setup.yaml"))
+    out = subprocess.run([sys.executable, "-c", code, setup], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]

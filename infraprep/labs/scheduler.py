@@ -42,15 +42,17 @@ import math
 import random
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a table is built, so the pure helpers load without it
+    import pandas as pd
+
 
 __all__ = [
     "Job", "SimResult", "simulate", "random_jobs", "deadlock_scenario", "fragmentation_scenario",
     "pods_that_fit", "stranded_gpus", "fragmentation", "kueue_available", "kueue_weighted_share",
     "kueue_share_status", "kueue_requeue_delays", "kueue_time_to_deactivation", "numa_admits",
-    "TOPOLOGY_POLICIES", "jobs_table",
+    "TOPOLOGY_POLICIES", "jobs_table", "first_pass",
 ]
 
 POLICIES = ("per-pod", "gang")
@@ -314,6 +316,8 @@ def numa_admits(policy: str, request: int, devices_per_numa: Sequence[int], free
 
 def jobs_table(jobs: Sequence[Job]) -> pd.DataFrame:
     """The jobs of a scenario as a table (one row a job: arrival step, pods, GPUs a pod, GPUs, duration)."""
+    import pandas as pd
+
     return pd.DataFrame([{"job": j.name, "arrival_step": j.arrival, "pods": j.pods, "gpus_per_pod": j.gpus_per_pod,
                           "gpus": j.gpus, "duration_steps": j.duration} for j in jobs])
 
@@ -337,6 +341,33 @@ def _interleave(jobs: list[Job]) -> list[tuple[str, int]]:
             if k < job.pods:
                 out.append((job.name, k))
     return out
+
+
+def first_pass(jobs: Sequence[Job], nodes: int, gpus_per_node: int = 8, placement: str = "spread") -> dict:
+    """The default (per-pod) scheduler's first pass over jobs that arrive together, without a simulation.
+
+    Pods are taken round-robin over the jobs (first pod of each job, then second pods...) and each
+    goes to a node by ``placement`` if one has room; a pod that does not fit is skipped (a later,
+    smaller one may still fit). Returns ``{"allocated_gpus", "busy_gpus", "idle_allocated_gpus",
+    "started", "stuck"}``: a job is busy when all its pods were placed, stuck when only some were.
+    Equal to step 0 of :func:`simulate` with ``policy="per-pod"``.
+    """
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+    ordered = sorted(jobs, key=lambda j: (j.arrival, j.name))
+    by_name = {j.name: j for j in ordered}
+    free, placed = [gpus_per_node] * nodes, {j.name: 0 for j in ordered}
+    for name, _k in _interleave(ordered):
+        node = _choose_node(free, by_name[name].gpus_per_pod, placement)
+        if node is not None:
+            free[node] -= by_name[name].gpus_per_pod
+            placed[name] += 1
+    started = [j.name for j in ordered if placed[j.name] == j.pods]
+    stuck = [j.name for j in ordered if 0 < placed[j.name] < j.pods]
+    allocated = sum(placed[j.name] * j.gpus_per_pod for j in ordered)
+    busy = sum(by_name[n].gpus for n in started)
+    return {"allocated_gpus": allocated, "busy_gpus": busy, "idle_allocated_gpus": allocated - busy,
+            "started": started, "stuck": stuck}
 
 
 def simulate(jobs: Sequence[Job], nodes: int = 4, gpus_per_node: int = 8, policy: str = "per-pod",
@@ -459,6 +490,8 @@ def simulate(jobs: Sequence[Job], nodes: int = 4, gpus_per_node: int = 8, policy
         if not future and not running and not run_to_horizon:
             break
         t += 1
+
+    import pandas as pd
 
     frame = pd.DataFrame(rows)
     job_rows = []
