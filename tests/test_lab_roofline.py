@@ -1,6 +1,5 @@
 """The roofline lab: real (quick) measurements, the median logic, and the comparison with an H100."""
 
-import time
 
 import pytest
 
@@ -21,10 +20,8 @@ def test_median_seconds_validates_repeats():
         roofline.median_seconds(lambda: None, repeats=0)
 
 
-def test_quick_measurement_is_real_fast_and_plausible():
-    start = time.perf_counter()
+def test_quick_measurement_is_real_and_plausible():
     result = roofline.measure(quick=True)
-    assert time.perf_counter() - start < 5
     assert list(result.matmul["n"]) == list(roofline.QUICK["matmul_sizes"])
     assert (result.matmul["flops"] == 2 * result.matmul["n"] ** 3).all()
     # any CPU of the last decade: between 0.1 GFLOP/s and 100 TFLOP/s, 0.1 GB/s and 10 TB/s

@@ -4,7 +4,6 @@ field-by-field checks of GPU manifests, Kueue objects and sbatch scripts."""
 import json
 import subprocess
 import sys
-import time
 
 import jsonschema
 import kubernetes_validate
@@ -70,9 +69,7 @@ def test_aliases_that_expand_without_end_are_refused_quickly():
     for level in "bcdefghij":
         previous = chr(ord(level) - 1)
         laughs += f"{level}: &{level} [{', '.join(['*' + previous] * 9)}]\n"
-    start = time.perf_counter()
-    exc = error(m.parse, laughs)
-    assert time.perf_counter() - start < 0.5
+    exc = error(m.parse, laughs)  # refused while composing, before any alias is expanded
     assert "aliases expand to more than" in str(exc) and f"{m.MAX_YAML_NODES:,}" in str(exc)
     with pytest.raises(m.ManifestError, match="aliases"):
         m.load_yaml(laughs)
@@ -114,14 +111,16 @@ def test_parse_errors_for_non_text_and_multiple_documents():
 
 # --------------------------------------------------------------------------- schemas
 
-def test_validation_is_cached_and_fast():
+def test_validation_builds_each_validator_once():
+    """The schema of a kind is read and compiled once; later validations reuse it (speed is measured by
+    benchmarks/notebooks.py, not here)."""
     obj = yaml.safe_load(POD)
     m.validate(obj)
-    start = time.perf_counter()
+    before = m._k8s_validator.cache_info()
     for _ in range(50):
         m.validate(obj)
-    assert time.perf_counter() - start < 0.5
-    assert m._k8s_validator.cache_info().hits >= 50
+    after = m._k8s_validator.cache_info()
+    assert after.misses == before.misses and after.hits - before.hits >= 50
 
 
 def test_jsonschema_loads_without_format_helpers_and_leaves_them_importable():

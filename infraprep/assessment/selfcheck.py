@@ -214,19 +214,29 @@ def new_variant(lesson: str, notebook: str | os.PathLike | None = None) -> tuple
     return kept, path, identity
 
 
-def run(lesson: str | None = None) -> None:
-    """The last cell of every assignment: check the saved notebook from inside JupyterLab."""
+CELL = (
+    "# Check your work: grade your *saved* notebook (Ctrl+S first) with the course's hidden tests, here on\n"
+    "# your machine. One row a question; nothing is sent anywhere. (In a terminal: infraprep check {lesson})\n"
+    "from infraprep.assessment import selfcheck\n"
+    'selfcheck.run("{lesson}")'
+)
+
+
+def run(lesson: str) -> None:
+    """The last cell of every assignment: check the saved notebook, from inside JupyterLab."""
     if os.environ.get("INFRAPREP_GRADING") or os.environ.get("NBGRADER_EXECUTION"):
         print("(infraprep check runs in your own JupyterLab; nothing to do while the notebook is graded)")
         return
+    path = os.environ.get("JPY_SESSION_NAME") or ""
+    if not path.endswith(".ipynb"):  # not opened in JupyterLab (a script, a test run): say how instead
+        print(f"Open this notebook in JupyterLab to check it here, or run: infraprep check {lesson} NOTEBOOK")
+        return
     import subprocess
 
-    path = os.environ.get("JPY_SESSION_NAME") or ""
-    lesson = lesson or Path(path).stem.split(".")[0]
-    args = [sys.executable, "-m", "infraprep.cli", "check", lesson] + ([path] if path else [])
-    print("Checking the saved notebook (save it first: Ctrl+S) ...", flush=True)
-    done = subprocess.run(args, capture_output=True, text=True, timeout=900)
-    print(done.stdout.strip() or done.stderr.strip())
+    print(f"Checking {Path(path).name} as saved ...", flush=True)
+    done = subprocess.run([sys.executable, "-m", "infraprep.cli", "check", lesson, path],
+                          capture_output=True, text=True, timeout=900)
+    print(done.stdout.strip() if done.returncode == 0 else done.stderr.strip())
 
 
 def main(args) -> int:

@@ -100,9 +100,9 @@ for path in ("/tmp", "/dev/shm", "/dev/null", "/dev/urandom"):
     seen[f"utime {path}"] = int(info.st_mtime) == MARK
     seen[f"chmod {path}"] = stat.S_IMODE(info.st_mode) == 0o600
 for pid in sorted({1, os.getppid(), os.getpid()}):
-    seen[f"sched {pid}"] = os.sched_getscheduler(pid) != os.SCHED_OTHER
+    seen[f"sched {pid}"] = os.sched_getscheduler(pid) == os.SCHED_IDLE     # what the writer set
     seen[f"ioprio {pid}"] = libc.syscall(SYS_IOPRIO_GET, 1, pid) == 3 << 13
-    seen[f"nice {pid}"] = os.getpriority(os.PRIO_PROCESS, pid) != 0
+    seen[f"nice {pid}"] = os.getpriority(os.PRIO_PROCESS, pid) == 19
     seen[f"rlimit {pid}"] = resource.prlimit(pid, resource.RLIMIT_NOFILE)[0] == 64
 seen["environ"] = "LEAK" in os.environ or "LEAK2" in os.environ
 seen["own rlimit"] = resource.getrlimit(resource.RLIMIT_MSGQUEUE)[0] == 64
