@@ -512,9 +512,20 @@ class Watcher:
         for student, d in by_student.items():
             self._record(student, lesson, graded=d.target.entry)
         notes = {s: d.note() for s, d in by_student.items()}
+        shown = dict(notes)
+        try:
+            from .analytics import manual_cells, score_parts
+
+            manual = manual_cells(self.course, lesson)
+            with self.course.gradebook() as gb:
+                for student in by_student:
+                    parts = score_parts(gb.find_submission(lesson, student), manual)
+                    shown[student] += f" Your score: {parts.text()}."
+        except Exception as exc:  # noqa: BLE001 - the note without the split is still right
+            self.log(f"{lesson}: could not split the scores for the feedback note ({type(exc).__name__}: {exc})")
         result = feedback(self.course, [lesson], release=True, students=sorted(by_student),
-                          note=lambda student, _lesson: notes.get(student))
-        for page, shown in result.held.items():
+                          note=lambda student, _lesson: shown.get(student))
+        for page, _lines in result.held.items():
             self._say_once(f"held:{page}", f"feedback HELD BACK {page}: it would show a hidden test", report)
         for student, d in by_student.items():
             self._record(student, lesson, released=d.target.entry, note=notes[student])
