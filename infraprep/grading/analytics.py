@@ -133,9 +133,8 @@ class ScoreParts:
         out = f"autograded {self.auto:g} / {self.auto_max:g}"
         if self.manual_max:
             graded = self.manual_max - self.manual_pending
-            out += (f"; written answers {self.manual:g} / {graded:g} graded by hand"
-                    if graded else "") + (f"; {self.manual_pending:g} point(s) of written answers not graded yet"
-                                           if self.manual_pending else "")
+            out += (f"; written answers {self.manual:g} / {graded:g}" if graded else "") + (
+                f"; {self.manual_pending:g} point(s) of written answers not graded yet" if self.manual_pending else "")
         return out
 
 

@@ -101,3 +101,13 @@ def fetch_feedback_as_student(exchange: Path, course_id: str, student: str, assi
         os.chdir(cwd)
     folder = home / course_id / assignment / "feedback"
     return {page.parent.name: page.read_text(encoding="utf-8") for page in sorted(folder.glob("*/*.html"))}
+
+
+def copied_answers(source_path: Path, lesson: str, classmate: str, secret: str, questions: Iterable[str]) -> dict[str, str]:
+    """``{answer id: "qN = <value>"}``: the right answers of ``classmate``'s variants written out as
+    values - what a student hands in who copied that classmate's numbers (for demos and tests of the
+    similarity flags). The course's set-up and solution cells run with the classmate's variants."""
+    from .similarity import variant_truth
+
+    truth = variant_truth(Path(source_path), lesson, classmate, secret, set(questions))
+    return {q: f"{q} = {t['right']!r}" for q, t in truth.items() if t["right"] is not None}

@@ -265,13 +265,17 @@ class KeptWorkers(LocalExecutor):
         self._ctx = mp.get_context("spawn")
         self._workers: list = []
 
+    def start(self) -> "KeptWorkers":
+        """Start the workers now (they import and warm up while nothing is submitted yet)."""
+        if not self._workers:
+            self._workers = [_Worker(self._ctx, self.warm_modules) for _ in range(self.n)]
+        return self
+
     def run(self, payloads: Iterable[dict]) -> Iterator[dict]:
         from . import fastpaths
 
         fastpaths.install()
-        if not self._workers:
-            self._workers = [_Worker(self._ctx, self.warm_modules) for _ in range(self.n)]
-        workers = self._workers
+        workers = self.start()._workers
         source = iter(payloads)
         retry: deque = deque()
         exhausted = False
@@ -563,6 +567,7 @@ class Watcher:
 
         previous = signal.signal(signal.SIGTERM, terminate)
         self.schedule()  # a corrupt schedule.csv stops the start, naming the line
+        self.executor().start()
         self.log(f"watching {inbound_path(self.course)} for {self.course.course_id} every {interval:g} s")
         try:
             while True:
