@@ -12,8 +12,9 @@ For every graded question of a lesson (a test cell, or a written answer once gra
 
 A question is marked **too easy** when *p* ≥ 0.90, **too hard** when *p* ≤ 0.20, and **does not
 discriminate** when *r* < 0.20 (or cannot be computed: everyone scored the same): the thresholds
-of classical test theory's usual rule of thumb (Ebel and Frisbie: an index below 0.20 is poor; one
-that is negative means stronger students did worse, so check the question and its tests first).
+of classical test theory's usual rule of thumb (Ebel and Frisbie: an index below 0.20 is poor). At
+*r* ≤ −0.20 it is marked **negative discrimination**: stronger students did worse, so check the
+question and its tests first.
 With fewer than :data:`MIN_STUDENTS` graded submissions nothing is marked: the figures are shown
 but do not mean much yet.
 
@@ -55,7 +56,7 @@ class Question:
     variant: bool    # its inputs or options are drawn per student (set-up cells that use V)
 
 
-_MARKUP = re.compile(r"[*_`#>]|\[(.*?)\]\(.*?\)")
+_MARKUP = re.compile(r"[*`]|^#+ |^> |\[(.*?)\]\(.*?\)", re.M)
 
 
 def plain(markdown: str) -> str:
@@ -224,8 +225,8 @@ def item_analysis(scores: dict[str, dict[str, float | None]], points: dict[str, 
             elif stats.difficulty <= HARD:
                 stats.flags.append(TOO_HARD)
             if stats.discrimination is None or stats.discrimination < LOW_DISCRIMINATION:
-                stats.flags.append(NEGATIVE if stats.discrimination is not None and stats.discrimination < 0
-                                   else NOT_DISCRIMINATING)
+                stats.flags.append(NEGATIVE if stats.discrimination is not None
+                                   and stats.discrimination <= -LOW_DISCRIMINATION else NOT_DISCRIMINATING)
         out.append(stats)
     return out
 

@@ -257,6 +257,7 @@ def wrong_matches(course: Course, lesson: str, secret: str | None = None) -> lis
     truth = {s: variant_truth(source[0], lesson, s, secret, set(qs)) for s in students}
     handed = {s: {q: written_value(answers[s].get(q, ""), q) for q in qs} for s in students}
     pairs: dict[tuple[str, str], Pair] = {}
+    counted: set = set()
     for q, question in qs.items():
         for b in students:
             if not wrong[b].get(q) or handed[b][q] is None:
@@ -272,8 +273,9 @@ def wrong_matches(course: Course, lesson: str, secret: str | None = None) -> lis
                     continue
                 key = tuple(sorted((a, b)))
                 pair = pairs.setdefault(key, Pair(WRONG_MATCH, lesson, key, 0.0))
-                if any(e.startswith(f"{question.label}: {b} ") for e in pair.evidence):
+                if (key, q) in counted:  # one question counts once for a pair, whoever copied whom
                     continue
+                counted.add((key, q))
                 pair.weight += LETTER_WEIGHT if letters else 1.0
                 if letters:
                     pair.evidence.append(
