@@ -266,6 +266,13 @@ def test_watch_grades_on_submit_with_an_attempt_limit_and_survives_restarts(tmp_
         c.wait(lambda: any("schedule.csv line 3: bad due date" in p for p in c.status()["problems"]))
         (c.root / "schedule.csv").write_text(good)
 
+        # the due date passes: ann's last submission on time counts - the kept one
+        c.schedule(dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1), attempts=2)
+        state = lambda: json.loads((c.root / watch.STATE_FILE).read_text())[f"ann/{LESSON}"]  # noqa: E731
+        c.wait(lambda: c.released("ann", third) and "the one that counts" in state()["note"])
+        assert c.score("ann") == 0
+        assert "it is the one that counts" in c.fetch("ann")[max(c.fetch("ann"))]
+
         # two submissions in the same second: the one written last is graded, and that is reported
         c.schedule(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1), attempts=5)  # attempts to spare
         inbound = c.exchange / CID / "inbound"
@@ -278,11 +285,6 @@ def test_watch_grades_on_submit_with_an_attempt_limit_and_survives_restarts(tmp_
         assert c.score("bob") == POINTS
         assert any("more than once in the same second" in p for p in c.status()["problems"])
 
-        # the due date passes: ann's last submission on time counts - the kept one
-        c.schedule(dt.datetime.now(dt.timezone.utc), attempts=2)
-        c.wait(lambda: c.released("ann", third))
-        assert c.score("ann") == 0
-        assert "it is the one that counts" in c.fetch("ann")[max(c.fetch("ann"))]
     finally:
         if c.proc and c.proc.poll() is None:
             c.stop()
