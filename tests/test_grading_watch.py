@@ -321,11 +321,17 @@ def test_watch_and_a_manual_autograde_take_turns_on_the_gradebook(tmp_path):
 
 @pytest.mark.roundtrip
 def test_watch_survives_a_notebook_that_kills_its_worker(tmp_path):
-    # unsandboxed, a notebook can reach its worker process and kill it (in the sandbox it cannot)
-    c = Cohort(tmp_path, students=["ann", "bob"], config='c.JudgedExecute.sandbox = "off"')
+    # In the sandbox a kernel has a process tree of its own and cannot reach its worker; a grader
+    # without it (bubblewrap missing: every process of the watcher, its workers too, is told so
+    # here through a sitecustomize) is where a notebook can kill the worker that runs it.
+    c = Cohort(tmp_path, students=["ann", "bob"])
+    nosandbox = tmp_path / "nosandbox"
+    nosandbox.mkdir()
+    (nosandbox / "sitecustomize.py").write_text(
+        "import infraprep.grading.sandbox as _s\n_s.available = lambda: False\n")
     wrecker = b.submission(LESSON, "all", replace={"q3": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"})
     bad = c.submit("ann", wrecker)
-    c.start(env={"INFRAPREP_FORKSERVER": "0"})
+    c.start(env={"PYTHONPATH": str(nosandbox)})
     try:
         c.wait(lambda: c.released("ann", bad))
         good = c.submit("bob", b.submission(LESSON, "all"))
