@@ -129,7 +129,7 @@ def _run(args) -> int:
 
     course = cohorts.open_course(args.course, args.cohort, args.db)
     lessons = getattr(args, "lessons", None) or None
-    if args.command in ("collect", "feedback"):  # one writer at a time, beside `infraprep watch`
+    if args.command in ("release", "collect", "feedback"):  # one writer at a time, beside `infraprep watch`
         from .grading.lock import gradebook_lock
 
         with gradebook_lock(course.root, f"infraprep {args.command}"):
