@@ -249,6 +249,10 @@ def lesson_scores(course: Course, lesson: str) -> tuple[dict[str, dict[str, floa
                         and grade.needs_manual_grade
                     row[grade.name] = None if pending else float(grade.score or 0) / float(grade.max_score)
             scores[sub.student_id] = row
+    for cell in points:  # a written answer counts once it is graded for everyone who answered it
+        if cell in qs and qs[cell].manual and any(row.get(cell, 0) is None for row in scores.values()):
+            for row in scores.values():
+                row[cell] = None
     order = [c for c in qs if c in points] + [c for c in points if c not in qs]
     return scores, {c: points[c] for c in order}
 
@@ -295,6 +299,7 @@ def chart(stats: list[ItemStats], title: str = ""):
     ax.text(0.5, LOW_DISCRIMINATION - 0.04, "does not tell strong from weak students", ha="center", va="top",
             fontsize=8, color="#8a5a00")
     colours = {TOO_EASY: "#7f7f7f", TOO_HARD: "#c0392b", NOT_DISCRIMINATING: "#d68910", NEGATIVE: "#d68910"}
+    spots: dict[tuple[int, int], list[str]] = {}
     for s in stats:
         if s.difficulty is None:
             continue
@@ -304,7 +309,9 @@ def chart(stats: list[ItemStats], title: str = ""):
             ax.scatter([s.difficulty], [y], s=30 + 12 * s.points, color=colour, edgecolor="white", zorder=3)
         else:  # everyone scored the same: no correlation to draw, shown on the zero line
             ax.scatter([s.difficulty], [y], s=30 + 12 * s.points, color=colour, marker="x", zorder=3)
-        ax.annotate(s.label.split(" · ")[0], (s.difficulty, y), xytext=(4, 3), textcoords="offset points", fontsize=8)
+        spots.setdefault((round(s.difficulty / 0.03), round(y / 0.06)), []).append(s.label.split(" · ")[0])
+    for (gx, gy), names in spots.items():  # questions that fall together share one label
+        ax.annotate(", ".join(names), (gx * 0.03, gy * 0.06), xytext=(5, 3), textcoords="offset points", fontsize=8)
     ax.set_xlim(-0.04, 1.04)
     ax.set_ylim(-1.05, 1.05)
     ax.set_xlabel("difficulty: share of the points earned")

@@ -175,12 +175,12 @@ def _at_a_glance(report: Path) -> str:
     """The report's item analysis and similarity flags, as text for the terminal."""
     import csv
 
-    lines = ["", "item analysis (report/items.csv): questions marked"]
+    lines = ["", "item analysis (report/items.csv): difficulty (share of points earned), discrimination "
+             "(correlation with the other questions' score), mark"]
     with (report / "items.csv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            if row["flags"]:
-                lines.append(f"  {row['question']}: difficulty {row['difficulty']}, discrimination "
-                             f"{row['discrimination'] or '-'} -> {row['flags']}")
+            mark = row["flags"] or ("-" if row["difficulty"] else "not graded yet")
+            lines.append(f"  {row['question']:<52} {row['difficulty'] or '-':>6} {row['discrimination'] or '-':>7}  {mark}")
     import html
     import re
 

@@ -204,15 +204,16 @@ def _items(stats: CohortStats) -> str:
             return "-" if value is None else f"{value:.{digits}f}"
 
         rows = [[esc(s.label), f"{s.points:g}", str(s.n), f(s.difficulty), f(s.discrimination), f(s.upper_lower),
-                 esc(s.flag)] for s in items]
+                 esc(s.flag if s.n else "not graded yet")] for s in items]
         out.append(f"<h3>{esc(lesson)}</h3>{note}{lead}<details><summary>every question ({len(items)})</summary>"
                    + _table(["question", "points", "students", "difficulty", "discrimination (r)",
                              "upper-lower 27 % (D)", "mark"], rows) + "</details>")
     return ("<h2>Item analysis: what to reteach</h2><p>Difficulty is the share of a question's points the cohort "
             f"earned; discrimination, how much a question's score goes with the score on the other questions. "
             f"Marked: too easy (difficulty ≥ {analytics.EASY:.2f}), too hard (≤ {analytics.HARD:.2f}), does not "
-            f"discriminate (r &lt; {analytics.LOW_DISCRIMINATION:.2f}; negative: check the question and its "
-            "tests). The same figures are in <code>items.csv</code>.</p>" + "".join(out))
+            f"discriminate (r &lt; {analytics.LOW_DISCRIMINATION:.2f}), negative discrimination (r ≤ "
+            f"−{analytics.LOW_DISCRIMINATION:.2f}: stronger students did worse; check the question and its tests). "
+            "The same figures are in <code>items.csv</code>.</p>" + "".join(out))
 
 
 def _similar(found: similarity.Findings) -> str:

@@ -10,8 +10,10 @@ For each such question and each pair, a match is: student B's answer is wrong (t
 less than full points) and equals student A's answer - the one A handed in, or the right answer for
 A's inputs - while A's inputs differ from B's. A number matches within 0.2 % (a value retyped from
 a classmate's screen is rounded); a letter of a shuffled multiple-choice question counts half, since
-letters are easy to share by chance. A pair is flagged at :data:`MIN_WEIGHT` (two numbers, or a
-number and two letters, ...). The right answer for a student's inputs is computed by running the
+letters are easy to share by chance. A student's matches are listed from :data:`MIN_WEIGHT` (two
+numbers, or a number and two letters, ...), paired with the classmate whose answers explain most of
+them (students with different inputs may share a right answer, a compute-bound kernel's peak for
+one: every such classmate is named in the evidence, and only the best paired). The right answer for a student's inputs is computed by running the
 course's own set-up and solution cells for that student (the instructor's code, never a student's);
 a student's answer is read only where it is a value written out in their answer cell (a literal,
 or arithmetic on literals): no student code runs here.
@@ -257,36 +259,52 @@ def wrong_matches(course: Course, lesson: str, secret: str | None = None) -> lis
     truth = {s: variant_truth(source[0], lesson, s, secret, set(qs)) for s in students}
     handed = {s: {q: written_value(answers[s].get(q, ""), q) for q in qs} for s in students}
     pairs: dict[tuple[str, str], Pair] = {}
-    counted: set = set()
-    for q, question in qs.items():
-        for b in students:
-            if not wrong[b].get(q) or handed[b][q] is None:
-                continue
+    for b in students:
+        found = []  # (question, weight, {source: how})
+        for q, question in qs.items():
             value = handed[b][q]
-            letters = truth[b][q]["options"] is not None
+            if not wrong[b].get(q) or value is None or same_value(value, truth[b][q]["right"]):
+                continue
+            sources = {}
             for a in students:
                 if a == b or truth[a][q]["inputs"] == truth[b][q]["inputs"]:
                     continue
-                theirs = [("handed in", handed[a][q]), ("the right answer for their inputs", truth[a][q]["right"])]
-                hit = next((how for how, v in theirs if same_value(value, v)), None)
-                if hit is None or same_value(value, truth[b][q]["right"]):
+                how = next((how for how, v in (("handed in", handed[a][q]),
+                                               ("the right answer for their inputs", truth[a][q]["right"]))
+                            if same_value(value, v)), None)
+                if how:
+                    sources[a] = how
+            if sources:
+                found.append((q, LETTER_WEIGHT if truth[b][q]["options"] is not None else 1.0, sources))
+        if sum(w for _, w, _ in found) < MIN_WEIGHT:
+            continue
+        # the classmate(s) whose answers explain most of b's: several students with different inputs can
+        # share a right answer (a compute-bound kernel's peak), so each is named, and only the best kept
+        cover: dict[str, float] = {}
+        for _, w, sources in found:
+            for a in sources:
+                cover[a] = cover.get(a, 0.0) + w
+        best = max(cover.values())
+        for a in sorted(x for x, c in cover.items() if c == best):
+            key = tuple(sorted((a, b)))
+            pair = pairs.setdefault(key, Pair(WRONG_MATCH, lesson, key, 0.0))
+            pair.weight = max(pair.weight, sum(w for _, w, _ in found))
+            for q, w, sources in found:
+                if a not in sources:
                     continue
-                key = tuple(sorted((a, b)))
-                pair = pairs.setdefault(key, Pair(WRONG_MATCH, lesson, key, 0.0))
-                if (key, q) in counted:  # one question counts once for a pair, whoever copied whom
-                    continue
-                counted.add((key, q))
-                pair.weight += LETTER_WEIGHT if letters else 1.0
-                if letters:
+                question, value = qs[q], handed[b][q]
+                others = sorted(x for x in sources if x != a)
+                also = f"; it is also the answer of {', '.join(others)}" if others else ""
+                if truth[b][q]["options"] is not None:
                     pair.evidence.append(
                         f"{question.label}: {b} answered {value!r}, wrong in {b}'s order of the options "
-                        f"({_letters_text(value, truth[b][q]['options'])}); it is {a}'s answer ({hit}), "
-                        f"{_letters_text(value, truth[a][q]['options'])} in {a}'s order")
+                        f"({_letters_text(value, truth[b][q]['options'])}); it is {a}'s answer ({sources[a]}), "
+                        f"{_letters_text(value, truth[a][q]['options'])} in {a}'s order{also}")
                 else:
                     pair.evidence.append(
                         f"{question.label}: {b} handed in {_show(value)}, wrong for {b}'s inputs "
-                        f"({_inputs_text(truth[b][q]['inputs'])}); it is {a}'s answer ({hit}) for {a}'s inputs "
-                        f"({_inputs_text(truth[a][q]['inputs'])})")
+                        f"({_inputs_text(truth[b][q]['inputs'])}); it is {a}'s answer ({sources[a]}) for {a}'s inputs "
+                        f"({_inputs_text(truth[a][q]['inputs'])}){also}")
     return sorted((p for p in pairs.values() if p.weight >= MIN_WEIGHT), key=lambda p: (-p.weight, p.students))
 
 
