@@ -78,7 +78,8 @@ def variant_key(spawner):
     from infraprep.assessment import variants
 
     user = spawner.user.name
-    mine = [name for name, cohort in cohorts.items() if user in cohort["students"]]
+    mine = [name for name, cohort in cohorts.items() if user in cohort["students"]
+            and (Path(settings["course_dir"]) / "cohorts" / name / "nbgrader_config.py").exists()]
     if not mine or not variants.valid_identity(user):
         return ""
     newest = max(mine, key=lambda name: (cohorts[name].get("order", 0), name))
