@@ -7,7 +7,8 @@ users `instructor` and `hubstudent1..3`, prefix /opt/infraprep-hub-test) with a 
 Submit (the server's nbgrader endpoint), and presses Fetch Feedback every quarter second until the
 page of *that* submission, with its score, is in their folder. The latency is the time from the
 Submit request to that page. Prints every latency, the median and the worst, and writes them to
-``artifacts/hub/watch-latency.json``. The hub is stopped at the end.
+``artifacts/hub/watch-latency.json``. The hub is stopped at the end and the benchmark's cohort removed
+(its folders, its exchange course and its entry in the hub's settings).
 
     sudo .venv/bin/python benchmarks/watch_latency.py [--submissions 10]
 
@@ -41,7 +42,14 @@ STUDENTS = ["hubstudent1", "hubstudent2", "hubstudent3"]
 
 
 def _forget_previous_run() -> None:
+    """This benchmark's cohort, gone from the test hub: its folders, its exchange course, its entry in
+    hub.json (so the end-to-end test's students see only their own cohorts)."""
     e2e._infraprep("hub", "stop", "--prefix", str(e2e.PREFIX))
+    settings = e2e.PREFIX / "etc" / "hub.json"
+    if settings.exists():
+        data = json.loads(settings.read_text())
+        if data.get("cohorts", {}).pop(COHORT, None) is not None:
+            settings.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     for name in (e2e.INSTRUCTOR, *STUDENTS):
         try:
             home = Path(pwd.getpwnam(name).pw_dir)
@@ -116,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             latencies.append(round(seconds, 2))
             print(f"submission {i + 1:2d} ({student}, score {score:g}): feedback after {seconds:.1f} s", flush=True)
     finally:
-        e2e._infraprep("hub", "stop", "--prefix", str(e2e.PREFIX))
+        _forget_previous_run()
     median, worst = statistics.median(latencies), max(latencies)
     result = {"date": dt.date.today().isoformat(), "command": "sudo .venv/bin/python benchmarks/watch_latency.py",
               "cores": os.cpu_count(), "machine": platform.machine(), "submissions": len(latencies),
