@@ -5,8 +5,10 @@
     infraprep collect [LESSON ...] [--cohort NAME]
     infraprep autograde [LESSON ...] [--workers N] [--scheduler ADDRESS] [--db URL] [--cohort NAME]
     infraprep feedback [LESSON ...] [--cohort NAME]
-    infraprep export [--output grades.csv] [--cohort NAME]
+    infraprep watch --cohort NAME [--interval 2] [--workers N] [--once | --status]
+    infraprep export [--output grades.csv] [--format plain|canvas|moodle] [--cohort NAME]
     infraprep report [--output report/] [--cohort NAME]
+    infraprep cohort keys NAME [--output keys.csv]   (each student's variant key, for work off the hub)
     infraprep hub setup --roster roster.csv --cohort NAME [--db URL] [--start]   (as root; also: hub start|stop|status)
 
 Without ``--cohort`` the commands work on the nbgrader course directory itself (``--course``,
@@ -16,6 +18,7 @@ default: the current folder), like nbgrader's own commands.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -39,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--roster", required=True, type=Path)
     create.add_argument("--start", help="first day (YYYY-MM-DD) for the default weekly schedule")
     csub.add_parser("list", parents=[common], help="the cohorts of the course")
+    keys = csub.add_parser("keys", parents=[common], help="each student's variant key (INFRAPREP_VARIANT_KEY) as CSV")
+    keys.add_argument("name")
+    keys.add_argument("--output", "-o", type=Path, help="write the CSV here (default: print it)")
 
     for name, text in (("release", "generate (if stale) and release lessons to the exchange"),
                        ("collect", "collect submissions; report who is missing and who is late"),
@@ -62,8 +68,17 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.add_argument("--new-variant", action="store_true", help="start a fresh practice round with new inputs")
 
+    watch = sub.add_parser("watch", parents=[common], help="grade on submit: collect, autograde and release "
+                           "feedback as submissions arrive (attempt limits from schedule.csv)")
+    watch.add_argument("--interval", type=float, default=2.0, help="seconds between looks at the exchange (default 2)")
+    watch.add_argument("--workers", type=int, help="worker processes kept warm (default: one per core)")
+    watch.add_argument("--once", action="store_true", help="handle what is pending, then exit")
+    watch.add_argument("--status", action="store_true", help="print what the watcher last saw and did, then exit")
+
     export = sub.add_parser("export", parents=[common], help="grades as CSV (a row a student, a column a lesson)")
     export.add_argument("--output", "-o", type=Path, default=Path("grades.csv"))
+    export.add_argument("--format", choices=("plain", "canvas", "moodle"), default="plain",
+                        help="plain (default), or the gradebook import CSV of Canvas or Moodle")
     report = sub.add_parser("report", parents=[common], help="an HTML report with charts")
     report.add_argument("--output", "-o", type=Path, default=Path("report"))
 
@@ -90,6 +105,27 @@ def _run(args) -> int:
             for name in cohorts.cohorts(args.course):
                 print(name)
             return 0
+        if args.action == "keys":
+            import csv
+            import io
+
+            course = cohorts.open_course(args.course, args.name, args.db)
+            if not cohorts.variant_secret(course):
+                print(f"note: cohort {args.name} has no variant secret: each key is the student id", file=sys.stderr)
+            people = cohorts.roster(course)
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(["id", "email", "variant_key"])
+            for sid, key in cohorts.variant_keys(course).items():
+                writer.writerow([sid, people[sid].email, key])
+            if args.output:
+                fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                    handle.write(buffer.getvalue())
+                print(f"keys written to {args.output} (readable by you only)")
+            else:
+                print(buffer.getvalue(), end="")
+            return 0
         import datetime as dt
 
         start = dt.date.fromisoformat(args.start) if args.start else None
@@ -103,6 +139,24 @@ def _run(args) -> int:
 
     course = cohorts.open_course(args.course, args.cohort, args.db)
     lessons = getattr(args, "lessons", None) or None
+    if args.command in ("release", "collect", "feedback"):  # one writer at a time, beside `infraprep watch`
+        from .grading.lock import gradebook_lock
+
+        with gradebook_lock(course.root, f"infraprep {args.command}"):
+            return _write(args, course, lessons)
+    return _write(args, course, lessons)
+
+
+def _write(args, course, lessons) -> int:
+    from .grading import cohort as cohorts
+
+    if args.command == "watch":
+        from .grading import watch
+
+        if args.status:
+            print("\n".join(watch.status_lines(course)))
+            return 0
+        return watch.watch(course, interval=args.interval, workers=args.workers, once=args.once)
     if args.command == "release":
         from .grading.exchange import release
 
@@ -133,7 +187,7 @@ def _run(args) -> int:
     elif args.command == "export":
         from .grading.export import export
 
-        print(f"grades written to {export(course, args.output)}")
+        print(f"grades written to {export(course, args.output, args.format)}")
     elif args.command == "report":
         from .grading.report import report
 

@@ -480,15 +480,19 @@ class Coordinator:
                        "preprocessors": self.execute_pps}
 
     def run(self, lessons: list[str] | None = None, students: list[str] | None = None,
-            workers: int | None = None, scheduler: str | None = None, force: bool = False) -> AutogradeSummary:
+            workers: int | None = None, scheduler: str | None = None, force: bool = False,
+            executor=None) -> AutogradeSummary:
         import warnings
 
         from sqlalchemy.exc import SAWarning
         from tqdm.auto import tqdm
 
+        from .lock import gradebook_lock
+
         warnings.filterwarnings("ignore", message=".*not in session.*", category=SAWarning)
         started = time.perf_counter()
-        with self.course.gradebook() as gb:
+        # one writer at a time (infraprep watch beside a manual autograde): see infraprep.grading.lock
+        with gradebook_lock(self.course.root, "infraprep autograde", log=self.log), self.course.gradebook() as gb:
             known = {a.name for a in gb.assignments}
             gb.db.commit()
             submitted = self.course.submitted(lessons)
@@ -521,7 +525,8 @@ class Coordinator:
             warm = {lesson: tuple(sorted(imported_modules(
                 list(Path(cd.format_path(cd.source_directory, ".", lesson)).glob("*.ipynb"))))) for lesson in wanted}
             first = warm[pending[0][1]] if pending else ()
-            executor = DaskExecutor(scheduler, first) if scheduler else LocalExecutor(workers, first)
+            if executor is None:  # a long-running caller (infraprep watch) brings workers it keeps
+                executor = DaskExecutor(scheduler, first) if scheduler else LocalExecutor(workers, first)
             self.summary.executor = executor.name
             bar = tqdm(total=total, unit="nb", desc="autograde", disable=not self.progress or total == 0,
                        file=sys.stderr, dynamic_ncols=True)
