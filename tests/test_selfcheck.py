@@ -34,6 +34,8 @@ def test_the_solutions_get_full_marks_and_a_blank_notebook_none(tmp_path, home):
     solved = check(LESSON, str(b.SOURCE / LESSON / f"{LESSON}.ipynb"), "--json", env=home)
     assert solved.returncode == 0, solved.stderr[-2000:]
     result = json.loads(solved.stdout)
+    assert not list((b.SOURCE / LESSON).glob("*-feedback.html")), "nothing is written into source/"
+    assert result["feedback"].startswith(home["INFRAPREP_HOME"])
     tests = b.test_cells(b.source_nb(LESSON))
     assert result["score"] == result["max_score"] == sum(tests.values()) > 0
     assert {q["question"] for q in result["questions"]} >= {t.removesuffix("_tests").upper() for t in tests}

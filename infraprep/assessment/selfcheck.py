@@ -177,12 +177,14 @@ def check(lesson: str, notebook: str | os.PathLike | None = None, write_feedback
         reason = "correct" if status == "pass" else str(verdict.get("message") or status)
         result.questions.append(Row(_label(grade_id), earned, maximum, reason.replace("\n", " ")[:160]))
     if write_feedback:
-        result.feedback = str(_feedback(graded, path))
+        result.feedback = str(_feedback(graded, path, root))
     return result
 
 
-def _feedback(nb, path: Path) -> Path:
-    """A feedback page beside the notebook: the graded notebook, hidden tests stripped, made safe."""
+def _feedback(nb, path: Path, root: Path) -> Path:
+    """A feedback page beside the notebook (the graded notebook, hidden tests stripped, made safe) - or,
+    for a notebook inside the course's own ``source/`` (an instructor checking the solutions), in
+    ``~/.infraprep/feedback/``: nothing is ever written where an assignment is generated from."""
     from nbconvert import HTMLExporter
     from nbconvert.exporters.exporter import ResourcesDict
 
@@ -193,6 +195,14 @@ def _feedback(nb, path: Path) -> Path:
         nb, _ = cls().preprocess(nb, ResourcesDict())
     body, _ = HTMLExporter().from_notebook_node(nb)
     target = path.with_name(f"{path.stem}-feedback.html")
+    try:
+        path.resolve().relative_to((root / "source").resolve())
+        from infraprep import userdata
+
+        target = userdata.home() / "feedback" / target.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except ValueError:
+        pass
     target.write_text(body, encoding="utf-8")
     return target
 
