@@ -9,7 +9,7 @@ _PEAK = ('_row = instances.set_index("instance").loc[q4_instance]\n'
 
 WRONG = {
     "q1": 'q1 = q1_mc.letter_of("serverless")',
-    "q2": 'q2 = q2_mc.letter_of("Ten minutes")',
+    "q2": 'q2 = q2_mc.letter_of("Fifteen minutes")',
     "q3": 'q3 = q3_mc.letter_of("subnet manager", "PFC")',
     "q4": "q4 = -1.0",
     "q5": "q5 = -1.0",
