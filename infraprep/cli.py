@@ -82,10 +82,57 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", parents=[common], help="an HTML report with charts")
     report.add_argument("--output", "-o", type=Path, default=Path("report"))
 
-    from .hub import add_parser as add_hub_parser
-
-    add_hub_parser(sub)
+    _hub_parser(sub)
     return parser
+
+
+def _hub_parser(sub) -> None:
+    """The ``hub`` command group (:mod:`infraprep.hub` does the work)."""
+    from .hub import DEFAULT_EXCHANGE, DEFAULT_PREFIX
+
+    hub = sub.add_parser("hub", help="run the course on a JupyterHub (as root): setup, start, stop, status")
+    hsub = hub.add_subparsers(dest="action", required=True)
+    s = hsub.add_parser("setup", help="users from a roster, JupyterHub, nbgrader exchange and a cohort")
+    s.add_argument("--roster", required=True, type=Path, help="roster CSV (id,name,email); ids are Unix user names")
+    s.add_argument("--cohort", required=True, help="the cohort (its own nbgrader course) to create or extend")
+    s.add_argument("--course", default=".", type=Path, help="the course's folder (default: .)")
+    s.add_argument("--db", help="gradebook URL for a new cohort (default: SQLite in the cohort's folder)")
+    s.add_argument("--prefix", default=str(DEFAULT_PREFIX), help=f"where the hub lives (default {DEFAULT_PREFIX})")
+    s.add_argument("--exchange", default=str(DEFAULT_EXCHANGE), help=f"nbgrader exchange (default {DEFAULT_EXCHANGE})")
+    s.add_argument("--instructor", default="instructor", help="the instructor's account (default: instructor)")
+    s.add_argument("--ip", default="", help="address to listen on (default: all)")
+    s.add_argument("--port", type=int, default=8000, help="public port (default 8000; the hub also uses PORT+1, PORT+2)")
+    s.add_argument("--start", action="store_true", help="(re)start the hub when set up")
+    s.add_argument("--no-watch", action="store_true", help="no grading on submit (no `infraprep watch` per cohort)")
+    s.add_argument("--watch-workers", type=int, default=1, help="worker processes of each cohort's watcher (default 1)")
+    for name, text in (("start", "start the hub in the background"), ("stop", "stop the hub and every user's server"),
+                       ("status", "whether the hub runs")):
+        p = hsub.add_parser(name, help=text)
+        p.add_argument("--prefix", default=str(DEFAULT_PREFIX))
+        if name == "start":
+            p.add_argument("--restart", action="store_true", help="stop it first if it runs")
+
+
+def _hub(args) -> int:
+    from .hub import Layout, _watchers, running, setup, start, stop
+
+    if args.action == "setup":
+        setup(args.roster, args.cohort, course=args.course, db_url=args.db, prefix=args.prefix,
+              exchange=args.exchange, instructor=args.instructor, ip=args.ip, port=args.port, start_hub=args.start,
+              watch=not args.no_watch, watch_workers=args.watch_workers)
+    elif args.action == "start":
+        if args.restart:
+            stop(Path(args.prefix))
+        print(f"hub running (pid {start(Path(args.prefix))})")
+    elif args.action == "stop":
+        print("hub stopped" if stop(Path(args.prefix)) else "hub was not running")
+    elif args.action == "status":
+        pid = running(Path(args.prefix))
+        print(f"hub running (pid {pid})" if pid else "hub not running")
+        for name, watcher in sorted(_watchers(Layout(Path(args.prefix))).items()):
+            print(f"  cohort {name}: " + (f"infraprep watch running (pid {watcher})" if watcher else "no watcher running"))
+        return 0 if pid else 3
+    return 0
 
 
 def _run(args) -> int:
@@ -97,9 +144,7 @@ def _run(args) -> int:
     from .grading.roster import RosterError
 
     if args.command == "hub":
-        from .hub import main as hub_main
-
-        return hub_main(args)
+        return _hub(args)
     if args.command == "cohort":
         if args.action == "list":
             for name in cohorts.cohorts(args.course):

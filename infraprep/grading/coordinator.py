@@ -283,10 +283,8 @@ class Coordinator:
     def _trusted(self, lesson: str, notebook: str, execute: list) -> dict | None:
         """The instructor's test and set-up cells, as plain data, for a judge that runs in an executor
         (the course's JudgedExecute reads them from here rather than from the gradebook)."""
-        try:
-            from .judge import JudgedExecute, TrustedCells
-        except ImportError:
-            return None
+        from .judge import JudgedExecute, TrustedCells
+
         if not any(isinstance(cls, type) and issubclass(cls, JudgedExecute) for cls in execute):
             return None
         key = (lesson, notebook)
