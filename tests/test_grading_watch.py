@@ -1,5 +1,5 @@
 """Grading on submit (`infraprep watch`): which submission is graded, attempt limits, stopping and
-starting, one writer beside a manual `infraprep autograde`, and the bad inputs of issue 19."""
+starting, one writer beside a manual `infraprep autograde`, and the bad inputs a cohort brings."""
 
 from __future__ import annotations
 

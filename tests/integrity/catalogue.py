@@ -1,4 +1,4 @@
-"""The red-team catalogue of issue #7: cheating attempts and bad submissions against lesson 1.
+"""The red-team catalogue: cheating attempts and bad submissions against lesson 1.
 
 Every entry builds the files of one submission folder from the release notebook and says what
 grading must make of it:
