@@ -65,7 +65,10 @@ def test_worked_numbers_match_the_formulas(questions):
     assert "104 TB" in a("sys-018") and 2 * 405e9 * 128 / 1e12 == pytest.approx(104, abs=0.5)
     assert "4.9 TB" in a("sys-018") and (naive - 2 * 405e9 * 128) / 1e12 == pytest.approx(4.9, abs=0.05)
     assert "1,520" in a("sys-019") and estimates.littles_law_concurrency(200, 0.1 + 300 * 0.025) == pytest.approx(1520)
-    assert "$1.33" in a("sys-020") and estimates.cost_per_million_tokens(24, 5000) == pytest.approx(1.33, abs=0.005)
+    p5 = tables.load("05-cloud", "instances").set_index("instance").loc["p5.48xlarge"]
+    assert "$7 a GPU-hour" in questions.set_index("id").loc["sys-020", "question"] and "2 × $7 = $14" in a("sys-020")
+    assert round(p5["on_demand_usd_per_hour"] / p5["gpus"]) == 7  # 55.04 ÷ 8 = 6.88
+    assert "$0.78" in a("sys-020") and estimates.cost_per_million_tokens(2 * 7, 5000) == pytest.approx(0.78, abs=0.005)
     assert "61 GB/s" in a("sys-024") and estimates.loader_bandwidth_bytes_s(250, 120e3, 2048) / 1e9 == pytest.approx(61, abs=0.5)
     assert "94 prefixes" in a("sys-024") and estimates.prefixes_needed(2048 * 250, 5500) == 94
     assert "3,800 GETs/s" in a("sys-024") and 61.44e9 / 16e6 == pytest.approx(3800, rel=0.02)

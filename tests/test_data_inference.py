@@ -111,6 +111,16 @@ def test_instances_are_dated_and_use_the_lesson_gpus():
         assert (inst["gpu"] == gpu).sum() == 2                            # two providers for each
 
 
+def test_aws_prices_agree_with_lesson_5():
+    """The AWS rows repeat lesson 5's dated on-demand prices (after the June 2025 cut); a change to one must reach the other."""
+    here = tables.load(LESSON, "instances").query("cloud == 'aws'").set_index("instance")
+    cloud = tables.load("05-cloud", "instances").set_index("instance")
+    assert set(here.index) == {"p5.48xlarge", "p5en.48xlarge", "p6-b200.48xlarge"}
+    for instance, row in here.iterrows():
+        assert row["on_demand_usd_per_hour"] == pytest.approx(cloud.loc[instance, "on_demand_usd_per_hour"]), instance
+        assert row["gpus"] == cloud.loc[instance, "gpus"]
+
+
 def test_quantisation_bytes_follow_from_the_formats():
     q = tables.load(LESSON, "quantisation").set_index("scheme")["weight_bytes_per_param"]
     assert q["NVFP4 W4A4"] == (4 + 8 / 16) / 8                             # FP8 scale every 16 values

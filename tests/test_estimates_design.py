@@ -301,7 +301,7 @@ def test_cohort_allocation_limits_and_weights():
 def test_serving_design_two_by_hand():
     got = e.serving_design(200, 1500, 300, 70e9, 80, 8, 128, 80, 3.35e12, 1979e12, 2, 0.040, weight_bytes_per_param=1,
                            kv_bytes_per_value=2, prefill_mfu=0.5, decode_mbu=0.8, headroom=1.25,
-                           usable_memory_fraction=0.9, usd_per_gpu_hour=12.29)
+                           usable_memory_fraction=0.9, usd_per_gpu_hour=6.88)  # lesson 5: 55.04 USD ÷ 8 GPUs
     kv = 2 * 80 * 8 * 128 * 2
     assert got["kv_bytes_per_token"] == kv == 327_680
     assert got["kv_free_gb"] == pytest.approx(2 * 80 * 0.9 - 70)
@@ -314,7 +314,7 @@ def test_serving_design_two_by_hand():
     assert got["gpus"] == 86
     assert got["concurrency"] == pytest.approx(200 * (2 * 70e9 * 1500 / (2 * 1979e12 * 0.5) + 300 * step))
     assert got["concurrency"] < got["concurrency_capacity"]
-    assert got["usd_per_million_output_tokens"] == pytest.approx(86 * 12.29 / (60_000 * 3600) * 1e6)
+    assert got["usd_per_million_output_tokens"] == pytest.approx(86 * 6.88 / (60_000 * 3600) * 1e6)
 
 
 def test_serving_design_errors():
@@ -340,7 +340,7 @@ def test_constraint_ratios_and_binding():
 DESIGN_ONE = dict(params=405e9, tokens=15.6e12, gpus=16_384, gpu_memory_gb=80, peak_flop_s_per_gpu=989e12, mfu=0.40,
                   tensor_parallel=8, pipeline_parallel=16, zero_stage=1, nvlink_domain=8, link_bytes_s_per_gpu=50e9,
                   system_power_w=10.2e3, gpus_per_system=8, pue_ratio=1.1, site_power_w=30e6,
-                  usd_per_gpu_hour=12.29, budget_usd=400e6, deadline_days=90, goodput_fraction=0.9,
+                  usd_per_gpu_hour=55.04 / 8, budget_usd=400e6, deadline_days=90, goodput_fraction=0.9,
                   layers=126, hidden=16_384, heads=128, seq_len=8192)
 
 
@@ -350,14 +350,17 @@ def test_training_design_one_by_hand():
     assert got["days"] == pytest.approx(days) == pytest.approx(75.2, abs=0.1)
     assert got["ratio_time"] == pytest.approx(days / 90)
     gpu_hours = 6 * 405e9 * 15.6e12 / (989e12 * 0.4) / 3600 / 0.9
-    assert got["cost_usd"] == pytest.approx(gpu_hours * 12.29)
+    assert got["cost_usd"] == pytest.approx(gpu_hours * 55.04 / 8) == pytest.approx(203.3e6, rel=1e-3)
     assert got["facility_power_w"] == pytest.approx(2048 * 10.2e3 * 1.1)
     assert got["data_parallel"] == 128
     step = 6 * 405e9 * 16e6 / (16_384 * 989e12 * 0.4)
     assert got["step_compute_s"] == pytest.approx(step)
     assert got["dp_allreduce_s"] == pytest.approx(2 * 127 / 128 * (2 * 405e9 / 128) / 50e9)
     assert got["ratio_network"] == pytest.approx(got["dp_allreduce_s"] / step)
-    assert got["binding"] == "budget" and got["fits"]
+    assert got["ratio_budget"] == pytest.approx(gpu_hours * 55.04 / 8 / 400e6) and got["ratio_budget"] < got["ratio_time"]
+    assert got["binding"] == "time" and got["fits"]  # at lesson 5's post-cut price the deadline binds first
+    before = e.training_design(**{**DESIGN_ONE, "usd_per_gpu_hour": 98.32 / 8})  # the pre-cut price
+    assert before["cost_usd"] == pytest.approx(gpu_hours * 98.32 / 8) and before["binding"] == "budget" and before["fits"]
 
 
 @pytest.mark.parametrize("change, binds", [
@@ -365,7 +368,7 @@ def test_training_design_one_by_hand():
     ({"tensor_parallel": 16, "pipeline_parallel": 8}, "network"),  # tensor parallel across two NVLink domains
     ({"link_bytes_s_per_gpu": 0.5e9, "global_batch_tokens": 1e6}, "network"),  # gradients cannot hide
     ({"site_power_w": 15e6}, "power"),
-    ({"budget_usd": 200e6}, "budget"),
+    ({"budget_usd": 150e6}, "budget"),  # the run costs 203 M USD
     ({"deadline_days": 45}, "time"),
 ])
 def test_each_constraint_binds(change, binds):

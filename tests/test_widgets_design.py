@@ -21,7 +21,7 @@ def test_calculator_starts_on_design_one(calc):
     assert calc.value("gpus") == start["gpus"] == 16_384
     assert calc.value("tokens_t") == pytest.approx(15.6)
     assert calc.value("params_b") == 405 and calc.value("system") == "DGX H100"
-    assert calc.value("usd_per_gpu_hour") == pytest.approx(98.32 / 8, abs=0.01)  # lesson 5's dated p5 price
+    assert calc.value("usd_per_gpu_hour") == pytest.approx(55.04 / 8, abs=0.01)  # lesson 5's p5 price, 2026-07-20
 
 
 def test_calculator_estimate_is_the_package_formula(calc):
@@ -33,16 +33,21 @@ def test_calculator_estimate_is_the_package_formula(calc):
         usd_per_gpu_hour=calc.value("usd_per_gpu_hour"), budget_usd=400e6, deadline_days=90, goodput_fraction=0.9,
         layers=126, hidden=16_384, heads=128, seq_len=8192, micro_batch=1, recompute="full")
     assert got == direct
-    assert calc.binding() == "budget"
-    assert "budget" in calc.summary_html()
+    # at goodput 0.9: 75.2 of 90 days binds before 23.0 of 30 MW and 203 of 400 M USD, and everything fits
+    days = 6 * 405e9 * 15.6e12 / (16_384 * 989e12 * 0.40) / 86_400 / 0.9
+    assert got["ratio_time"] == pytest.approx(days / 90) == pytest.approx(0.836, abs=0.001)
+    assert got["cost_usd"] == pytest.approx(days * 86_400 * 16_384 / 3600 * 6.88)
+    assert calc.binding() == "time" and got["fits"]
+    assert "<b>time</b>" in calc.summary_html() and "fits every constraint" in calc.summary_html()
 
 
 @pytest.mark.parametrize("settings, binds", [
-    ({"tensor_parallel": 1, "pipeline_parallel": 4}, "memory"),
-    ({"tensor_parallel": 16, "pipeline_parallel": 8}, "network"),
-    ({"site_mw": 18}, "power"),
-    ({"budget_musd": 250}, "budget"),
-    ({"deadline_days": 40}, "time"),
+    ({"tensor_parallel": 1, "pipeline_parallel": 4}, "memory"),    # 405B split only 4 ways
+    ({"tensor_parallel": 16, "pipeline_parallel": 8}, "network"),  # tensor parallel across two NVLink domains
+    ({"site_mw": 18}, "power"),          # 2,048 DGX H100 × 10.2 kW × PUE 1.1 = 23.0 MW
+    ({"budget_musd": 150}, "budget"),    # the run costs 203 M USD at 6.88 USD a GPU-hour
+    ({"usd_per_gpu_hour": 98.32 / 8, "budget_musd": 300}, "budget"),  # Azure's list (lesson 5): 363 M USD
+    ({"deadline_days": 40}, "time"),     # 75 days of work
 ])
 def test_calculator_binding_constraint(calc, settings, binds):
     calc.set(**settings)
@@ -201,8 +206,10 @@ def test_lora_answer_numbers():
     assert _quoted(text, r"\*\*(\d+) requests in flight\*\*") == pytest.approx(d["concurrency"], rel=0.01)
     assert _quoted(text, r"the ([\d,]+) sequences") == d["concurrency_capacity"]
     assert _quoted(text, r"Total \*\*(\d+) GPUs") == d["gpus"]
-    assert _quoted(text, r"\*\*\$(\d+) a million output tokens\*\*") == pytest.approx(d["usd_per_million_output_tokens"], abs=0.5)
-    assert _quoted(text, r"\$([\d.]+) a million tokens counted") == pytest.approx(d["usd_per_million_tokens"], abs=0.005)
+    assert _quoted(text, r"price \(([\d.]+) USD a GPU-hour") == pytest.approx(55.04 / 8, abs=0.005)  # lesson 5, 2026-07-20
+    assert _quoted(text, r"about ([\d,]+) USD an hour") == pytest.approx(d["usd_per_hour"], abs=0.5) == pytest.approx(76 * 6.88)
+    assert _quoted(text, r"\*\*([\d.]+) USD a million output tokens\*\*") == pytest.approx(d["usd_per_million_output_tokens"], abs=0.005)
+    assert _quoted(text, r"([\d.]+) USD a million tokens counted") == pytest.approx(d["usd_per_million_tokens"], abs=0.005)
 
 
 def test_batch_inference_answer_numbers():
@@ -219,8 +226,9 @@ def test_batch_inference_answer_numbers():
     total = prefill_h + decode_h
     assert _quoted(text, r"about \*\*([\d,]+) GPU-hours\*\*") == pytest.approx(total, rel=0.001)
     assert _quoted(text, r"\*\*(\d+) GPUs\*\* busy") == math.ceil(total / 168)
-    assert _quoted(text, r"\*\*\$([\d.]+)M\*\*") == pytest.approx(total * w.usd_per_gpu_hour() / 1e6, abs=0.005)
-    assert _quoted(text, r"about \*\*\$([\d.]+)M\*\*") == pytest.approx(total * w.usd_per_gpu_hour() * 0.4 / 1e6, abs=0.005)
+    assert _quoted(text, r"price of ([\d.]+) USD a GPU-hour") == pytest.approx(55.04 / 8, abs=0.005)  # lesson 5, 2026-07-20
+    assert _quoted(text, r"GPU-hour, \*\*([\d.]+) million USD\*\*") == pytest.approx(total * w.usd_per_gpu_hour() / 1e6, abs=0.005)
+    assert _quoted(text, r"about \*\*([\d.]+) million USD\*\*") == pytest.approx(total * w.usd_per_gpu_hour() * 0.4 / 1e6, abs=0.005)
     assert _quoted(text, r"\((\d+) % of the GPU-hours\)") == pytest.approx(100 * prefill_h / total, abs=0.5)
 
 

@@ -7,7 +7,8 @@ import pytest
 from infraprep.widgets import design as w
 
 RATE = 419 / (16_384 * 54)  # Llama 3: unexpected interruptions a GPU-day
-PRICE = 98.32 / 8  # lesson 5: p5.48xlarge on-demand, per GPU-hour
+PRICE = 55.04 / 8  # lesson 5: p5.48xlarge on demand in us-east-1 (2026-07-20, after the June 2025 cut), per GPU-hour
+PRICE_BEFORE_CUT = 98.32 / 8  # the same instance before the cut (lesson 5's price note)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +71,42 @@ def test_design_one_power_cost_and_verdict(one):
     assert one["gpu_hours"] == pytest.approx(gpu_hours)
     assert one["cost_usd"] == pytest.approx(gpu_hours * PRICE, rel=1e-3)
     assert one["days"] == pytest.approx(one["days_ideal"] / one["goodput_goodput"])
-    assert one["binding"] == "budget" and one["fits"]
+    # need ÷ limit: 73.3 of 90 days, 23.0 of 30 MW, 47.4 of 72 GB, 198 of 400 M USD
+    days = 6 * 405e9 * 15.6e12 / (16_384 * 989e12 * 0.40) / 86_400 / one["goodput_goodput"]
+    assert one["ratio_time"] == pytest.approx(days / 90) == pytest.approx(0.815, abs=0.001)
+    assert one["ratio_power"] == pytest.approx(2048 * 10.2e3 * 1.1 / 30e6) == pytest.approx(0.766, abs=0.001)
+    memory = (4 * 405e9 / 128 + 12 * 405e9 / 128 / 128) + 2 * 8192 * 16_384 * 8 * 16
+    assert one["ratio_memory"] == pytest.approx(memory / 72e9) == pytest.approx(0.657, abs=0.001)
+    assert one["ratio_budget"] == pytest.approx(gpu_hours * PRICE / 400e6, rel=1e-3) == pytest.approx(0.496, abs=0.001)
+    assert one["binding"] == "time" and one["fits"]  # the deadline binds first; every constraint fits
+    # before the June 2025 cut the same GPU-hours cost 354 M USD, and the budget bound first (0.886 > 0.815)
+    before = gpu_hours * PRICE_BEFORE_CUT / 400e6
+    assert before == pytest.approx(0.886, abs=0.001) and before > one["ratio_time"]
+
+def test_lecture_quotes_design_one_verdict(one):
+    import re
+
+    import nbformat
+
+    from infraprep import tables
+
+    lecture = nbformat.read(str(tables.DATA_DIR.parents[1] / "notebooks" / "09-system-design.ipynb"), as_version=4)
+    text = "\n".join(c.source for c in lecture.cells if c.cell_type == "markdown")
+    verdict = re.search(r"Everything fits, and the \*\*deadline\*\* binds first: with goodput the run takes about (\d+) of its "
+                        r"(\d+) days\. Site power comes next \((\d+) of (\d+) MW\), then memory \((\d+) of (\d+) GB usable\); "
+                        r"the compute costs about (\d+) million USD, half the budget\.", text)
+    assert verdict, "design one's verdict sentence"
+    days, deadline, mw, site, gb, usable, musd = (int(x) for x in verdict.groups())
+    assert (days, deadline) == (round(one["days"]), 90) and (mw, site) == (round(one["facility_mw"]), 30)
+    assert (gb, usable) == (round(one["memory_gb"]), round(one["usable_gb"])) and musd == round(one["cost_usd"] / 1e6)
+    before = re.search(r"the same ([\d.]+) million GPU-hours would cost about (\d+) million USD and the budget would bind", text)
+    assert before and float(before.group(1)) == round(one["gpu_hours"] / 1e6, 1)
+    assert int(before.group(2)) == round(one["gpu_hours"] * PRICE_BEFORE_CUT / 1e6)
+    calculator = re.search(r"or a budget under (\d+) million USD \(the run costs about (\d+) million USD here", text)
+    from infraprep.widgets import design as widgets
+    calc = widgets.DesignCalculator(draw=False)
+    assert calculator and int(calculator.group(2)) == round(calc.estimate()["cost_usd"] / 1e6)
+    assert int(calculator.group(1)) < calc.estimate()["cost_usd"] / 1e6
 
 
 def test_design_two_by_hand():

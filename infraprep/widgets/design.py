@@ -420,8 +420,8 @@ class DesignCalculator(_Displayable):
     """The napkin numbers of a training cluster with every input adjustable, and the constraint that binds.
 
     >>> calc = DesignCalculator(draw=False)
-    >>> calc.binding()  # the worked design 1: the budget binds first
-    'budget'
+    >>> calc.binding()  # the worked design 1 at lesson 5's dated price: the deadline binds first, and fits
+    'time'
     """
 
     _FIELDS = ("system", "model", "params_b", "tokens_t", "gpus", "mfu", "tensor_parallel", "pipeline_parallel",
