@@ -81,10 +81,12 @@ def test_questions_are_named_as_students_see_them(tmp_path):
     from infraprep.grading.course import Course
 
     qs = analytics.questions(Course(course), "01-roles")
-    assert qs["q8_tests"].label.startswith("Q8 · From the interview_rounds table")
+    assert qs["q8_tests"].label.startswith("Q8 · A frontier-lab loop has the stages shown")
     assert len(qs["q8_tests"].label) <= 52 and qs["q15"].manual and qs["q15"].label.startswith("Q15 · ")
     gpu = analytics.questions(Course(course), "02-gpu")
-    assert {q.qid for q in gpu.values() if q.variant} == {"q1", "q4", "q5"}
+    # every question whose set-up draws inputs is a variant; the coding tasks and the written answer are not
+    assert {q.qid for q in gpu.values() if q.variant} == {f"q{n}" for n in (*range(1, 13), 14, 16, 17)}
+    assert not any(q.variant for q in gpu.values() if q.qid in {"q13", "q15", "q18", "q19"})
 
 
 # ---------------------------------------------------------------- similarity: the pieces
@@ -114,7 +116,7 @@ def test_normalising_sees_through_names_comments_and_layout_but_not_another_algo
 LESSON = "02-gpu"
 SECRET = "a-fixed-secret-for-this-test"
 
-OWN_Q12 = """\
+OWN_Q13 = """\
 def ecc_bus_ids(text):
     pattern = re.compile(r"^\\|\\s+\\d+\\s+.+?\\|\\s+(\\S+)\\s+\\S+\\s+\\|\\s+(\\d+)\\s+\\|$", re.M)
     bad = []
@@ -123,9 +125,9 @@ def ecc_bus_ids(text):
         if count > 0:
             bad.append(bus)
     return bad
-q12 = ecc_bus_ids
+q13 = ecc_bus_ids
 """
-RENAMED_Q12 = """\
+RENAMED_Q13 = """\
 def ecc_bus_ids(smi):
     # the GPUs with errors
     rx = re.compile(r"^\\|\\s+\\d+\\s+.+?\\|\\s+(\\S+)\\s+\\S+\\s+\\|\\s+(\\d+)\\s+\\|$", re.M)
@@ -136,9 +138,9 @@ def ecc_bus_ids(smi):
         if errors > 0:
             out.append(bus_id)
     return out
-q12 = ecc_bus_ids
+q13 = ecc_bus_ids
 """
-HONEST_Q12 = """\
+HONEST_Q13 = """\
 def ecc_bus_ids(text):
     result = []
     for line in text.splitlines():
@@ -149,7 +151,7 @@ def ecc_bus_ids(text):
             if ecc.isdigit() and int(ecc) > 0:
                 result.append(bus)
     return result
-q12 = ecc_bus_ids
+q13 = ecc_bus_ids
 """
 
 
@@ -166,13 +168,13 @@ def test_similarity_flags_planted_copies_and_not_honest_look_alikes(tmp_path):
                                                          for q in ("q1", "q4", "q5")))
     copied = copied_answers(source, LESSON, donor, SECRET, ["q1", "q4", "q5"])
     subs = {
-        "ada": b.submission(LESSON, "all", replace={"q12": OWN_Q12}),
+        "ada": b.submission(LESSON, "all", replace={"q13": OWN_Q13}),
         "eve": b.submission(LESSON, "all"),
         "fin": b.submission(LESSON, "all"),
         "bea": b.submission(LESSON, replace=copied),                          # a classmate's numbers
-        "cal": b.submission(LESSON, "all", replace={"q12": RENAMED_Q12}),     # ada's code, renamed
-        # honest look-alikes: the same round guess on one question, and each their own Q12
-        "dot": b.submission(LESSON, replace={"q5": "q5 = 1000.0", "q12": HONEST_Q12}),
+        "cal": b.submission(LESSON, "all", replace={"q13": RENAMED_Q13}),     # ada's code, renamed
+        # honest look-alikes: the same round guess on one question, and each their own Q13
+        "dot": b.submission(LESSON, replace={"q5": "q5 = 1000.0", "q13": HONEST_Q13}),
         "gil": b.submission(LESSON, replace={"q5": "q5 = 1000.0"}),
     }
     course = b.new_course(tmp_path, [LESSON])
@@ -189,12 +191,12 @@ def test_similarity_flags_planted_copies_and_not_honest_look_alikes(tmp_path):
     assert wrong.weight >= 2 and any(e.startswith("Q5 · ") and "bea handed in" in e and f"{donor}'s answer" in e
                                      for e in wrong.evidence), wrong.evidence
     same = next(p for p in found.pairs if p.kind == similarity.SAME_CODE)
-    assert "100 % alike" in same.evidence[0] and same.code[1] == RENAMED_Q12
-    assert found.solution_like >= 1, "eve and fin hand in the course's own Q12: a common source, not listed"
+    assert "100 % alike" in same.evidence[0] and same.code[1] == RENAMED_Q13
+    assert found.solution_like >= 1, "eve and fin hand in the course's own Q13: a common source, not listed"
 
     b.infraprep(course, "report", "-o", str(tmp_path / "report"))
     page = (tmp_path / "report" / "report.html").read_text()
     assert f"<b>{similarity.WRONG_MATCH}</b> (1 pair)" in page and f"<b>{similarity.SAME_CODE}</b> (1 pair)" in page
-    assert re.search(r"Q5 · A fused kernel", page)
+    assert re.search(r"Q5 · Two fused kernels", page)
     fragment = (tmp_path / "report" / "fragment.html").read_text()
     assert "<html" not in fragment and "<script" not in fragment and 'src="data:image/png;base64,' in fragment

@@ -251,11 +251,14 @@ def test_continuous_batching_beats_static_on_throughput_and_p99_ttft(lab):
 def test_decode_step_time_is_flat_then_rising(lab):
     steps = lab.curve.table.set_index("batch")["step_ms"]
 
-    def slope(a, b):                                  # log-log slope: 0 is flat, 1 is proportional to the batch
-        return math.log(steps[b] / steps[a]) / math.log(b / a)
+    def slope(batches):                               # least-squares log-log slope: 0 flat, 1 proportional
+        x = np.log(np.array(batches, dtype=float))
+        y = np.log(steps.loc[list(batches)].to_numpy(dtype=float))
+        return float(np.polyfit(x, y, 1)[0])
 
-    assert slope(1, 16) < 0.5                         # 16 times the sequences for well under 4 times the time
-    assert slope(64, 256) > 0.65                      # at large batch the time grows nearly with the batch
+    # fitted over several batches, so one step slowed by a busy machine does not decide the shape
+    assert slope([1, 2, 4, 8, 16]) < 0.5              # 16 times the sequences for well under 4 times the time
+    assert slope([64, 128, 256]) > 0.65               # at large batch the time grows nearly with the batch
     per_token = lab.curve.table.set_index("batch")["ms_per_token"]
     assert per_token[256] < per_token[1] / 8
     assert "roofline_ms" in lab.curve.table and lab.curve.knee_batch in set(lab.curve.table["batch"])
