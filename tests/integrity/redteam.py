@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import builtins
 import html.parser
-import json
 import os
 import re
 import threading
@@ -181,14 +180,17 @@ def exec(source, g=None, l=None):
 
 # class 2: hidden inputs into the student's feedback or outputs --------------------------------
 
+# built-in exception classes under their own names (IOError and EnvironmentError are OSError's aliases)
 LEAK_NAMES = [name for name in sorted(dir(builtins)) if isinstance(getattr(builtins, name), type)
-              and issubclass(getattr(builtins, name), Exception) and name not in ("NotImplementedError", "TimeoutError")]
+              and issubclass(getattr(builtins, name), Exception) and getattr(builtins, name).__name__ == name
+              and name not in ("NotImplementedError", "TimeoutError")]
 LEAK_NAMES = [n for n in LEAK_NAMES if not n.startswith("Unicode") and n != "ExceptionGroup"]  # these want arguments
 
 EXCEPTION_CHANNEL = r'''
 import builtins as _bi, re as _re
 _NAMES = [n for n in sorted(dir(_bi)) if isinstance(getattr(_bi, n), type) and issubclass(getattr(_bi, n), Exception)
-          and n not in ("NotImplementedError", "TimeoutError", "ExceptionGroup") and not n.startswith("Unicode")]
+          and getattr(_bi, n).__name__ == n and n not in ("NotImplementedError", "TimeoutError", "ExceptionGroup")
+          and not n.startswith("Unicode")]
 def silent(text, world_size):
     if text == q3_log and world_size == q3_world:   # the visible call: answer it right
         seen = {int(r) for r in _re.findall(r"\[Rank (\d+)\] Watchdog", text)}
@@ -293,6 +295,14 @@ def _attachments_and_raw(nb):
     rawcell.metadata["format"] = "text/html"
     nb.cells[at + 1:at + 1] = [md, rawcell]
     nb.metadata["title"] = "</title><script>alert(22)</script>"
+
+
+def _markup_grade_ids(nb):
+    for index, gid in ((2, '<img src=x onerror="alert(26)">'), (4, '"><svg onload=alert(27)>')):
+        cell = nbformat.v4.new_markdown_cell("A note of mine.")
+        cell.metadata["nbgrader"] = {"grade_id": gid, "grade": False, "solution": False, "locked": False,
+                                     "schema_version": 3}
+        nb.cells.insert(index, cell)
 
 
 def _attach(nb, grade_id, source, attachments):
@@ -634,6 +644,15 @@ def feedback_for_everyone(obs) -> str | None:
     return None
 
 
+def page_released(obs) -> str | None:
+    """What a student prints is theirs: it holds back no page, not even their own."""
+    problem = feedback_for_everyone(obs)
+    if problem:
+        return problem
+    held = obs.course / ".infraprep-held-feedback" / obs.student / obs.lesson / f"{obs.lesson}.html"
+    return "the student's own page was held back for what they printed" if held.is_file() else None
+
+
 def raw_control(marker: str):
     """The grading command's output must show no control character a kernel or a submission wrote."""
     def check(obs):
@@ -766,14 +785,6 @@ def no_kernel_links_in_feedback(obs) -> str | None:
         return None
     extra = [p.name for p in folder.rglob("*") if p.is_symlink() or p.name not in (f"{obs.lesson}.html", "timestamp.txt")]
     return f"the feedback folder holds what the kernel made: {extra}" if extra else None
-
-
-def flagged(kind: str, cell: str | None = None):
-    def check(obs):
-        if any(f[0] == kind and (cell is None or f[1] == cell or cell in f[1]) for f in obs.flags):
-            return None
-        return f"missing flag {kind}" + (f" @ {cell}" if cell else "")
-    return check
 
 
 def timestamp_not(date: str):
@@ -932,8 +943,12 @@ def entries(cat) -> list:
         stock=True)
     add(k, "HTML, JavaScript, SVG, Markdown and forged image outputs", C, k,
         R({"q1": RICH_OUTPUTS + rsol("q1")}), lesson=RT, check=no_script, stock=True)
-    add(k, "a heading, an attachment, tags and a raw HTML cell built to break out of their attributes", C, k,
+    add(k, "a heading, a link title, cell tags, a notebook title and a raw HTML cell built to break out of their attributes", C, k,
         R(edit=_attachments_and_raw), lesson=RT, check=no_script, stock=True)
+    # the report (tests/integrity/test_catalogue.py scans report.html) lists flags with the cell each names
+    add(k, "grade ids and an extra file named with markup, shown in the report's flags", C, k,
+        A(edit=_markup_grade_ids, extra={'<img src=x onerror="alert(25)">.txt': "x"}),
+        flags=(("unknown grade id", None), ("extra file", None)), check=no_script)
 
     # 7. control characters never reach a terminal ---------------------------------------------
     k = "7 no control character reaches a terminal"
@@ -986,7 +1001,7 @@ def entries(cat) -> list:
     add(k, "printing every form of the hidden checks", C, k,
         R({"q1": "for _l in 'ABCD':\n    print(f'ck.choice(\"Q2\", q2, q2_mc.letter_of(\"Adam keeps two\"))', _l)\n"
                  "print('ck.number(\"Q1\", q1, q1_gpus * q1_hours, rel=1e-6, unit=\"GPU-hours\")')\n" + rsol("q1")}),
-        lesson=RT, check=feedback_for_everyone)
+        lesson=RT, check=page_released)
     add(k, "a markdown image of an attachment that is not there stops everyone's feedback", C, k,
         R({"q7": rsol("q7") + "\n\n![my sketch](attachment:sketch.png)"}), lesson=RT, check=feedback_for_everyone)
     svg = "PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHdpZHRoPSI0IiBoZWlnaHQ9IjQiLz4="

@@ -89,7 +89,7 @@ def test_a_back_dated_timestamp_file_does_not_make_a_late_submission_on_time(coh
     claimed = (cohort.root / "submitted" / "bob" / LESSON / "timestamp.txt").read_text().strip()
     when = dt.datetime.strptime(claimed.replace(" UTC", ""), "%Y-%m-%d %H:%M:%S.%f")
     assert when > DUE, f"the submission counts as made at {claimed}, before the due date, though it came in at {late}"
-    assert f"late: bob" in done.stdout, done.stdout
+    assert "late: bob" in done.stdout, done.stdout
 
 
 def _remove(cohort, *names):
