@@ -88,7 +88,7 @@ def test_a_deeply_nested_reply_is_refused_by_the_host_not_raised_through_it():
 @pytest.mark.skipif(not __import__("infraprep.grading.sandbox", fromlist=["x"]).available(),
                     reason="the grading kernel runs under bubblewrap")
 def test_a_kernels_oversized_reply_costs_the_grader_no_more_memory_than_its_caps():
-    """The byte caps count a message once the grader has received and decoded it: a 300 MB execute reply
+    """The byte caps count a message once the grader has received and decoded it: a 150 MB execute reply
     (payloads are not output, so no cap counts them at all) is held in the grader's worker several times
     over before anything looks at its size. The grader's memory must stay bounded by what it keeps."""
     script = textwrap.dedent('''
@@ -117,5 +117,5 @@ def test_a_kernels_oversized_reply_costs_the_grader_no_more_memory_than_its_caps
         assert done.returncode == 0, done.stderr[-2000:]
         return int(done.stdout.split()[-1])
 
-    grown = peak(300_000_000) - peak(0)
-    assert grown < 200, f"a kernel's 300 MB reply made the grader's worker {grown} MiB larger"
+    grown = peak(150_000_000) - peak(0)
+    assert grown < 100, f"a kernel's 150 MB reply made the grader's worker {grown} MiB larger"
