@@ -30,7 +30,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.root = HERE
 c.CourseDirectory.course_id = os.environ.get("INFRAPREP_COURSE_ID", "ai-infra-prep")
 c.CourseDirectory.db_url = os.environ.get("INFRAPREP_DB", "sqlite:///" + os.path.join(HERE, "gradebook.db"))
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+# what `infraprep check` leaves beside a learner's notebook never travels (source -> release, or in a submission)
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*-feedback.html", "*.round-*.ipynb"]
 
 c.Exchange.root = os.environ.get(
     "INFRAPREP_EXCHANGE", os.path.join(os.path.expanduser("~"), ".local", "share", "infraprep", "exchange")

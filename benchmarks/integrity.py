@@ -1,4 +1,4 @@
-"""The red-team catalogue of issue #7, graded once, with a summary table for the README.
+"""The red-team catalogue (tests/integrity/catalogue.py), graded once, with a summary table for the docs.
 
 Builds one course with a student per entry of tests/integrity/catalogue.py (cheating attempts and
 bad submissions, plus an honest and a blank control), grades it with ``infraprep autograde``

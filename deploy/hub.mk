@@ -2,13 +2,14 @@
 #   make hub ROSTER=roster.csv COHORT=spring [HUB_DB=postgresql://...] [HUB_PORT=8000]   (as root)
 #   make hub-stop                 stop the hub and every user's server
 #   make test-hub                 the end-to-end test on a real hub with real Unix users (as root)
+#   make bench-watch              submit -> feedback latency of grading on submit, on a real hub (as root)
 HUB_PREFIX ?= /opt/infraprep-hub
 HUB_PORT ?= 8000
 HUB_DB ?=
 ROSTER ?= roster.csv
 COHORT ?=
 
-.PHONY: hub hub-deps hub-stop hub-status test-hub
+.PHONY: hub hub-deps hub-stop hub-status test-hub bench-watch
 
 # Debian's python3-venv (the hub's environment is made from /usr/bin/python3, readable by every user)
 # and npm (configurable-http-proxy comes from the npm registry).
@@ -45,3 +46,7 @@ hub-status: setup
 # Not root: the test says so loudly and is skipped, or fails when CI is set.
 test-hub: setup hub-deps
 	INFRAPREP_HUB_E2E=1 $(BIN)/python -m pytest -p no:cacheprovider tests/hub
+
+# Grading on submit on a real hub: 10 submissions in turn, submit -> fetched feedback (median, worst).
+bench-watch: setup hub-deps
+	$(BIN)/python benchmarks/watch_latency.py

@@ -15,6 +15,13 @@ course id and students). Nothing here needs editing for a new cohort: run the se
   nobody else's has.
 - The service `infraprep-admin` holds the token in PREFIX/state/api_token (root only) for scripts
   and the end-to-end test: create user tokens, start and stop servers through the REST API.
+- Grading on submit: for every cohort, the hub runs `infraprep watch --cohort NAME` as the
+  instructor (a managed service, `infraprep-watch-NAME`: started with the hub, restarted by it if it
+  exits, stopped with it). A student presses Submit, then Fetch Feedback, and sees a score.
+- Each student's server gets their variant key, INFRAPREP_VARIANT_KEY = HMAC(cohort secret, user),
+  so their notebook draws the inputs the grader expects; the secret itself never leaves the hub
+  and the instructor's folder (cohorts/NAME/variant_secret). A student in several cohorts gets the
+  key of the newest one set up.
 """
 
 import json
@@ -56,10 +63,35 @@ c.Spawner.default_url = "/lab"
 c.Spawner.notebook_dir = "~"
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 90
+
+
+def cohort_secret(name):
+    """The cohort's variant secret (readable by the instructor and root only), "" if it has none."""
+    try:
+        return (Path(settings["course_dir"]) / "cohorts" / name / "variant_secret").read_text().strip()
+    except OSError:
+        return ""
+
+
+def variant_key(spawner):
+    """INFRAPREP_VARIANT_KEY of the user whose server starts: HMAC(secret, user) for a cohort's student."""
+    from infraprep.assessment import variants
+
+    user = spawner.user.name
+    mine = [name for name, cohort in cohorts.items() if user in cohort["students"]
+            and (Path(settings["course_dir"]) / "cohorts" / name / "nbgrader_config.py").exists()]
+    if not mine or not variants.valid_identity(user):
+        return ""
+    newest = max(mine, key=lambda name: (cohorts[name].get("order", 0), name))
+    secret = cohort_secret(newest)
+    return variants.key_for(user, secret) if secret else ""
+
+
 c.Spawner.environment = {
     "PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
     "INFRAPREP_EXCHANGE": settings["exchange"],
     "INFRAPREP_COURSE_ID": settings["course_id_base"],
+    "INFRAPREP_VARIANT_KEY": variant_key,
 }
 # The server's own token may read its user's groups (nbgrader finds the user's courses in them).
 SERVER_SCOPES = ["access:servers!server", "users:activity!user", "read:users:name!user", "read:users:groups!user"]
@@ -94,3 +126,22 @@ c.JupyterHub.load_roles = [
     {"name": "admin", "services": ["infraprep-admin"]},
 ]
 c.JupyterHub.services = [{"name": "infraprep-admin", "api_token": (state / "api_token").read_text().strip()}]
+
+# ---------------------------------------------------------------- grading on submit, a watcher a cohort
+instructor_home = str(Path(settings["course_dir"]).parent)
+for name in sorted(cohorts):
+    if not settings.get("watch", True):
+        break
+    if not (Path(settings["course_dir"]) / "cohorts" / name / "nbgrader_config.py").exists():
+        continue  # a cohort whose folder is gone has nothing to watch
+    c.JupyterHub.services.append({
+        "name": f"infraprep-watch-{name}",
+        "command": [str(venv / "bin" / "infraprep"), "watch", "--course", settings["course_dir"], "--cohort", name,
+                    "--interval", str(settings.get("watch_interval", 1)),
+                    "--workers", str(settings.get("watch_workers", 1))],
+        "user": instructor,
+        "cwd": settings["course_dir"],
+        "environment": {"PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin", "HOME": instructor_home,
+                        "INFRAPREP_EXCHANGE": settings["exchange"], "INFRAPREP_COURSE_ID": settings["course_id_base"],
+                        "PYTHONUNBUFFERED": "1"},
+    })

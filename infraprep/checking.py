@@ -376,6 +376,11 @@ def function_cases(
     label = name or getattr(func, "__name__", "your function")
     forbid = tuple(forbid)
     if forbid:
+        from infraprep.assessment.delegation import resolve
+
+        missing = [name for name in forbid if resolve(name) is None]
+        if missing:  # the course's own mistake: fail loudly (the preflight stops grading), never pass quietly
+            raise RuntimeError(f"{question}: forbid= names what does not exist: {', '.join(missing)}")
         hit = delegates(func, forbid)
         if hit:
             raise WrongAnswer(question, f"{label} hands the job to the course's own {hit.rsplit('.', 1)[-1]}(); "

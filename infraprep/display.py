@@ -23,7 +23,15 @@ def references(lesson: str) -> Markdown:
     return Markdown(references_markdown(lesson))
 
 
-def show_table(frame: pd.DataFrame, hide: tuple[str, ...] = ("source",)) -> pd.DataFrame:
-    """A table ready to show: index hidden, bookkeeping columns (``source``) dropped."""
+def show_table(frame: pd.DataFrame, hide: tuple[str, ...] = ("source",)):
+    """A table ready to show: index hidden, bookkeeping columns (``source``) dropped, numbers written
+    as people write them (:func:`infraprep.formatting.fmt`; years and dates without separators)."""
+    from .formatting import fmt
+
     shown = frame.drop(columns=[c for c in hide if c in frame.columns])
-    return shown.style.hide(axis="index")
+    styler = shown.style.hide(axis="index")
+    for column in shown.columns:
+        if pd.api.types.is_numeric_dtype(shown[column]) and not pd.api.types.is_bool_dtype(shown[column]):
+            plain = any(word in str(column).lower() for word in ("year", "date", "_id"))
+            styler = styler.format(lambda x, plain=plain: fmt(x, grouping=not plain), subset=[column])
+    return styler

@@ -20,6 +20,11 @@ is safe to run again (for the same cohort, or to add another):
 6. writes ``PREFIX/etc/hub.json`` (the settings ``deploy/jupyterhub_config.py`` reads: users,
    cohorts, ports) and, with ``--start``, (re)starts the hub.
 
+The hub runs ``infraprep watch`` for every cohort as the instructor (grading on submit: a managed
+service of the hub, started by ``infraprep hub start`` and stopped by ``hub stop``; ``--no-watch``
+turns it off), and gives each student's server their variant key (``INFRAPREP_VARIANT_KEY``) from
+the cohort's secret.
+
 Students see only the cohorts whose hub group (``nbgrader-COURSE_ID``) they are in, through
 nbgrader's ``JupyterHubAuthPlugin``; the instructor is in ``formgrade-COURSE_ID`` and their server
 runs nbgrader's formgrader on the newest cohort set up.
@@ -413,7 +418,8 @@ def ensure_exchange(exchange: Path) -> None:
 # ---------------------------------------------------------------- settings, start, stop
 
 def write_settings(layout: Layout, *, exchange: Path, instructor: str, course_dir: Path, cohort: str,
-                   course_id: str, students: list[str], ip: str, port: int) -> dict:
+                   course_id: str, students: list[str], ip: str, port: int, watch: bool = True,
+                   watch_workers: int = 1) -> dict:
     """Merge this cohort into ``PREFIX/etc/hub.json`` (other cohorts are kept) and install the config."""
     layout.etc.mkdir(parents=True, exist_ok=True)
     layout.state.mkdir(parents=True, exist_ok=True)
@@ -421,7 +427,8 @@ def write_settings(layout: Layout, *, exchange: Path, instructor: str, course_di
     settings = json.loads(layout.settings.read_text()) if layout.settings.exists() else {}
     cohorts = settings.get("cohorts", {})
     previous = set(cohorts.get(cohort, {}).get("students", []))
-    cohorts[cohort] = {"course_id": course_id, "students": sorted(previous | set(students))}
+    order = cohorts.get(cohort, {}).get("order") or 1 + max((c.get("order", 0) for c in cohorts.values()), default=0)
+    cohorts[cohort] = {"course_id": course_id, "students": sorted(previous | set(students)), "order": order}
     settings.update({
         "prefix": str(layout.prefix), "venv": str(layout.venv), "proxy": str(layout.proxy),
         "state": str(layout.state), "exchange": str(exchange), "instructor": instructor,
@@ -429,6 +436,7 @@ def write_settings(layout: Layout, *, exchange: Path, instructor: str, course_di
         "course_id_base": os.environ.get("INFRAPREP_COURSE_ID", "ai-infra-prep"),
         "ip": ip, "port": port, "hub_port": port + 1, "proxy_api_port": port + 2,
         "cohorts": cohorts, "formgrader_cohort": cohort,
+        "watch": watch, "watch_workers": watch_workers, "watch_interval": 1,
     })
     layout.settings.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
     shutil.copy(DEPLOY / "jupyterhub_config.py", layout.config)
@@ -546,6 +554,7 @@ def stop(prefix: Path = DEFAULT_PREFIX, timeout: float = 60) -> bool:
         time.sleep(0.2)
     else:
         os.killpg(pid, signal.SIGKILL)
+    _stop_watchers(layout)
     # a proxy left behind by a hub that was killed
     proxy_pid = layout.state / "jupyterhub-proxy.pid"
     try:
@@ -558,9 +567,49 @@ def stop(prefix: Path = DEFAULT_PREFIX, timeout: float = 60) -> bool:
     return True
 
 
+def _watchers(layout: Layout) -> dict[str, int | None]:
+    """cohort -> the pid of its running `infraprep watch` (from the watcher's status file), or None."""
+    try:
+        settings = json.loads(layout.settings.read_text())
+    except (OSError, ValueError):
+        return {}
+    found: dict[str, int | None] = {}
+    for name in settings.get("cohorts", {}):
+        status = Path(settings["course_dir"]) / "cohorts" / name / ".infraprep-watch-status.json"
+        pid = None
+        try:
+            candidate = int(json.loads(status.read_text()).get("pid"))
+            cmdline = Path(f"/proc/{candidate}/cmdline").read_bytes().split(b"\0")
+            if b"watch" in cmdline and name.encode() in cmdline:
+                pid = candidate
+        except (OSError, ValueError, TypeError):
+            pass
+        found[name] = pid
+    return found
+
+
+def _stop_watchers(layout: Layout, timeout: float = 20) -> None:
+    """A watcher the hub did not stop (the hub was killed): stop it by its own pid."""
+    for pid in [p for p in _watchers(layout).values() if p]:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            continue
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            stat = Path(f"/proc/{pid}/stat").read_text().split() if Path(f"/proc/{pid}/stat").exists() else []
+            if len(stat) > 2 and stat[2] == "Z":
+                break
+            time.sleep(0.2)
+        else:
+            if Path(f"/proc/{pid}").exists():
+                os.kill(pid, signal.SIGKILL)
+
+
 def setup(roster: str | Path, cohort: str, *, course: str | Path = ".", db_url: str | None = None,
           prefix: str | Path = DEFAULT_PREFIX, exchange: str | Path = DEFAULT_EXCHANGE,
-          instructor: str = "instructor", ip: str = "", port: int = 8000, start_hub: bool = False) -> dict:
+          instructor: str = "instructor", ip: str = "", port: int = 8000, start_hub: bool = False,
+          watch: bool = True, watch_workers: int = 1) -> dict:
     """Everything ``infraprep hub setup`` does (see the module's docstring). Safe to run again."""
     from .grading.course import safe_name
 
@@ -587,7 +636,8 @@ def setup(roster: str | Path, cohort: str, *, course: str | Path = ".", db_url: 
     ensure_exchange(Path(exchange))
     settings = write_settings(layout, exchange=Path(exchange), instructor=instructor, course_dir=course_dir,
                               cohort=cohort, course_id=course_id,
-                              students=[a.name for a in accounts if a.role == "student"], ip=ip, port=port)
+                              students=[a.name for a in accounts if a.role == "student"], ip=ip, port=port,
+                              watch=watch, watch_workers=watch_workers)
     _log(f"hub: set up in {time.monotonic() - began:.0f} s (cohort {cohort}: course id {course_id}, "
          f"exchange {exchange}, config {layout.config})")
     if start_hub:
@@ -603,48 +653,3 @@ def setup(roster: str | Path, cohort: str, *, course: str | Path = ".", db_url: 
 
 
 # ---------------------------------------------------------------- command line (`infraprep hub ...`)
-
-def add_parser(sub) -> None:
-    """The ``hub`` command group of :mod:`infraprep.cli`."""
-    hub = sub.add_parser("hub", help="run the course on a JupyterHub (as root): setup, start, stop, status")
-    hsub = hub.add_subparsers(dest="action", required=True)
-    s = hsub.add_parser("setup", help="users from a roster, JupyterHub, nbgrader exchange and a cohort")
-    s.add_argument("--roster", required=True, type=Path, help="roster CSV (id,name,email); ids are Unix user names")
-    s.add_argument("--cohort", required=True, help="the cohort (its own nbgrader course) to create or extend")
-    s.add_argument("--course", default=".", type=Path, help="the course's folder (default: .)")
-    s.add_argument("--db", help="gradebook URL for a new cohort (default: SQLite in the cohort's folder)")
-    s.add_argument("--prefix", default=str(DEFAULT_PREFIX), help=f"where the hub lives (default {DEFAULT_PREFIX})")
-    s.add_argument("--exchange", default=str(DEFAULT_EXCHANGE), help=f"nbgrader exchange (default {DEFAULT_EXCHANGE})")
-    s.add_argument("--instructor", default="instructor", help="the instructor's account (default: instructor)")
-    s.add_argument("--ip", default="", help="address to listen on (default: all)")
-    s.add_argument("--port", type=int, default=8000, help="public port (default 8000; the hub also uses PORT+1, PORT+2)")
-    s.add_argument("--start", action="store_true", help="(re)start the hub when set up")
-    for name, text in (("start", "start the hub in the background"), ("stop", "stop the hub and every user's server"),
-                       ("status", "whether the hub runs")):
-        p = hsub.add_parser(name, help=text)
-        p.add_argument("--prefix", default=str(DEFAULT_PREFIX))
-        if name == "start":
-            p.add_argument("--restart", action="store_true", help="stop it first if it runs")
-
-
-def main(args) -> int:
-    if args.action == "setup":
-        setup(args.roster, args.cohort, course=args.course, db_url=args.db, prefix=args.prefix,
-              exchange=args.exchange, instructor=args.instructor, ip=args.ip, port=args.port, start_hub=args.start)
-    elif args.action == "start":
-        if args.restart:
-            stop(Path(args.prefix))
-        print(f"hub running (pid {start(Path(args.prefix))})")
-    elif args.action == "stop":
-        print("hub stopped" if stop(Path(args.prefix)) else "hub was not running")
-    elif args.action == "status":
-        pid = running(Path(args.prefix))
-        print(f"hub running (pid {pid})" if pid else "hub not running")
-        return 0 if pid else 3
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    from .cli import main as cli_main
-
-    sys.exit(cli_main(["hub", *sys.argv[1:]]))

@@ -86,6 +86,6 @@ def references(lesson: str) -> pd.DataFrame:
 
 
 def lessons() -> pd.DataFrame:
-    """The seven lessons of the course: ``number, lesson_id, title, summary``."""
+    """The lessons of the course, in order: ``number, lesson_id, title, summary``."""
     path = DATA_DIR / "lessons.csv"
     return _read(path).copy()

@@ -1,11 +1,12 @@
 """A tiny reader for the subset of Terraform's HCL that the course's artefacts use.
 
-Enough to answer "what does this file cost per hour?": blocks with labels
+Enough to answer "what does this file cost per hour, and is it wired right?": blocks with labels
 (``resource "aws_instance" "trainer" { ... }``), attributes (``key = value``) whose
 values are strings, numbers, booleans, lists, maps or references (``var.gpu_nodes``),
 and the three comment styles (``#``, ``//``, ``/* */``). It does not evaluate
-expressions beyond ``var.NAME`` lookups of variable defaults; anything else is kept
-as text. For real work use ``terraform plan`` or ``terraform show -json``.
+expressions beyond ``var.NAME`` lookups of variable defaults and the ``range(...)`` of a
+``dynamic`` block's ``for_each``; anything else is kept as text. For real work use
+``terraform plan`` or ``terraform show -json``.
 
 Source for the language: HashiCorp, Terraform language documentation (resources,
 variables, the ``count`` meta-argument).
@@ -17,7 +18,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Block", "Reference", "parse", "variables", "resources", "instance_counts", "hourly_cost_usd"]
+__all__ = [
+    "Block", "Reference", "parse", "variables", "resources", "instance_counts", "hourly_cost_usd",
+    "nested_blocks", "network_interfaces", "efa_interface_counts", "placement_groups",
+    "instances_outside_placement_groups", "fsx_lustre_file_systems",
+]
 
 
 @dataclass(frozen=True)
@@ -253,3 +258,118 @@ def hourly_cost_usd(text: str, prices: dict[str, float], resource_type: str = "a
     from .estimates.cost import fleet_hourly_cost_usd
 
     return fleet_hourly_cost_usd(instance_counts(text, resource_type, **overrides), prices)
+
+
+# ---------------------------------------------------------------- nested blocks, dynamic blocks
+
+def _value(value: Any, defaults: dict[str, Any], overrides: dict[str, Any]) -> Any:
+    """A literal, or a ``var.NAME`` resolved (other references stay as they are)."""
+    if isinstance(value, Reference) and value.text.startswith("var.") and "(" not in value.text:
+        return _resolve(value, defaults, overrides)
+    return value
+
+
+def _range(expr: Any, defaults: dict[str, Any], overrides: dict[str, Any]) -> list[int]:
+    """Evaluate ``range(a)``, ``range(a, b)`` or ``range(a, b, step)`` with literal or ``var.X`` arguments."""
+    text = expr.text if isinstance(expr, Reference) else str(expr)
+    match = re.fullmatch(r"\s*range\((.*)\)\s*", text)
+    if not match:
+        raise ValueError(f"only for_each = range(...) is understood here, got {text!r}")
+    args = []
+    for part in (p.strip() for p in match.group(1).split(",")):
+        if re.fullmatch(r"-?\d+", part):
+            args.append(int(part))
+        elif part.startswith("var."):
+            value = _resolve(Reference(part), defaults, overrides)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{part} must be a whole number for range(), got {value!r}")
+            args.append(value)
+        else:
+            raise ValueError(f"cannot evaluate {part!r} in {text!r}")
+    if not 1 <= len(args) <= 3:
+        raise ValueError(f"range() takes 1 to 3 arguments, got {text!r}")
+    return list(range(*args))
+
+
+def nested_blocks(block: Block, block_type: str, defaults: dict[str, Any] | None = None,
+                  **overrides: Any) -> list[dict[str, Any]]:
+    """The attributes of every ``block_type`` block inside ``block``, ``dynamic`` ones expanded.
+
+    A ``dynamic "NAME" { for_each = range(...) content { ... } }`` block becomes one copy of
+    its ``content`` a value, with ``NAME.value``/``NAME.key`` replaced by the value/index.
+    ``var.X`` attributes are resolved from ``defaults`` (the file's variables) and overrides.
+    """
+    defaults = defaults or {}
+    out: list[dict[str, Any]] = []
+    for inner in block.blocks:
+        if inner.type == block_type:
+            out.append({k: _value(v, defaults, overrides) for k, v in inner.attributes.items()})
+        elif inner.type == "dynamic" and inner.labels == [block_type]:
+            content = [b for b in inner.blocks if b.type == "content"]
+            if len(content) != 1:
+                raise ValueError(f"dynamic {block_type!r} needs exactly one content block")
+            for index, item in enumerate(_range(inner.attributes.get("for_each"), defaults, overrides)):
+                copy = {}
+                for key, value in content[0].attributes.items():
+                    if isinstance(value, Reference) and value.text == f"{block_type}.value":
+                        value = item
+                    elif isinstance(value, Reference) and value.text == f"{block_type}.key":
+                        value = index
+                    copy[key] = _value(value, defaults, overrides)
+                out.append(copy)
+    return out
+
+
+def _blocks_of(text: str, resource_type: str) -> list[Block]:
+    return [b for b in parse(text) if b.type == "resource" and b.labels[:1] == [resource_type]]
+
+
+def network_interfaces(text: str, **overrides: Any) -> dict[str, list[dict[str, Any]]]:
+    """``{launch template name: [interface attributes, ...]}``, dynamic blocks expanded."""
+    defaults = variables(text)
+    unknown = sorted(set(overrides) - set(defaults))
+    if unknown:
+        raise ValueError(f"no such variable: {', '.join(unknown)}")
+    return {b.labels[1]: nested_blocks(b, "network_interfaces", defaults, **overrides)
+            for b in _blocks_of(text, "aws_launch_template")}
+
+
+def efa_interface_counts(text: str, **overrides: Any) -> dict[str, int]:
+    """``{launch template name: number of interfaces with interface_type = "efa"}``.
+
+    A file that says "EFA" but declares none gets 0 here: without EFA interfaces the nodes
+    talk over plain TCP through the instance's ENA device, however fast the instance is.
+    """
+    return {name: sum(1 for nic in nics if nic.get("interface_type") == "efa")
+            for name, nics in network_interfaces(text, **overrides).items()}
+
+
+def placement_groups(text: str, **overrides: Any) -> dict[str, str | None]:
+    """``{"aws_instance.NAME": placement group reference or None}`` for every instance resource."""
+    out: dict[str, str | None] = {}
+    for res in resources(text, **overrides):
+        if res["type"] != "aws_instance":
+            continue
+        group = res["attributes"].get("placement_group")
+        out[f"aws_instance.{res['name']}"] = group.text if isinstance(group, Reference) else group
+    return out
+
+
+def instances_outside_placement_groups(text: str, **overrides: Any) -> list[str]:
+    """Instance resources with no placement group (sorted): a hot spare there would join the job
+    from elsewhere in the network."""
+    return sorted(name for name, group in placement_groups(text, **overrides).items() if not group)
+
+
+def fsx_lustre_file_systems(text: str, **overrides: Any) -> list[dict[str, Any]]:
+    """The file's FSx for Lustre file systems: ``name``, ``capacity_gib``, ``deployment_type``,
+    ``mb_s_per_tib`` (per_unit_storage_throughput) and ``count``."""
+    out = []
+    for res in resources(text, **overrides):
+        if res["type"] != "aws_fsx_lustre_file_system":
+            continue
+        attrs = res["attributes"]
+        out.append({"name": res["name"], "count": res["count"], "capacity_gib": attrs.get("storage_capacity"),
+                    "deployment_type": attrs.get("deployment_type"),
+                    "mb_s_per_tib": attrs.get("per_unit_storage_throughput")})
+    return out

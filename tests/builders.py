@@ -314,3 +314,41 @@ def cases(assignment: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def delegations(assignment: str) -> dict[str, str]:
+    """``{answer id: code}``: for every coding task whose hidden test names the package's own function
+    for the job (``forbid=[...]``), the solution with that function's body handing the job to it
+    through ``importlib`` and ``getattr`` (an alias the delegation check must see through); the rest
+    of the answer cell (``q18 = spot_run_cost``...) is kept."""
+    import ast
+
+    from infraprep.grading.cells import split_hidden
+
+    nb = source_nb(assignment)
+    answers = {grade_id(c): c.source for c in nb.cells
+               if meta(c).get("solution") and not meta(c).get("grade") and c.cell_type == "code"
+               and any(isinstance(n, ast.FunctionDef) for n in ast.parse(c.source).body)}
+    out = {}
+    for cell in nb.cells:
+        answer = (grade_id(cell) or "").removesuffix("_tests")
+        if answer not in answers or not (meta(cell).get("grade") and cell.cell_type == "code"):
+            continue
+        for node in ast.walk(ast.parse(split_hidden(cell.source)[1] or "pass")):
+            if isinstance(node, ast.Call) and any(k.arg == "forbid" for k in node.keywords):
+                forbid = next(k.value for k in node.keywords if k.arg == "forbid")
+                names = [e.value for e in getattr(forbid, "elts", []) if isinstance(e, ast.Constant)]
+                if not names:
+                    continue
+                module, _, name = names[0].rpartition(".")
+                half = len(name) // 2
+                tree = ast.parse(answers[answer])
+                for statement in tree.body:
+                    if isinstance(statement, ast.FunctionDef):
+                        statement.body = ast.parse(f"return getattr(_course, {name[:half]!r} + {name[half:]!r})"
+                                                   "(*args, **kwargs)").body
+                        statement.args = ast.parse("def f(*args, **kwargs): pass").body[0].args
+                        break
+                out[answer] = (f"import importlib\n_course = importlib.import_module({module!r})\n"
+                               + ast.unparse(tree))
+    return out

@@ -53,3 +53,30 @@ def test_price_per_gpu_hour_skips_unpriced_rows():
     assert "no verified price" in ax.get_title()
     with pytest.raises(ValueError):
         cloud.price_per_gpu_hour(inst[inst["on_demand_usd_per_hour"].isna()])
+
+
+def test_price_per_exaflop_bars_follow_the_estimates():
+    inst, gpus, neo = (tables.load("05-cloud", n) for n in ("instances", "gpus", "neoclouds"))
+    fig = cloud.price_per_exaflop(inst, gpus, neo, mfu=0.4)
+    ax = fig.axes[0]
+    widths = [p.get_width() for p in ax.patches]
+    assert widths == sorted(widths)  # cheapest first
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    p5 = labels.index("p5.48xlarge (H100 80GB)")
+    assert widths[p5] == pytest.approx(estimates.usd_per_useful_exaflop(55.04 / 8, H100, 0.4))
+    assert len(widths) == inst["on_demand_usd_per_hour"].notna().sum() + len(neo)
+    assert fig.get_size_inches()[0] <= 8.5
+    with pytest.raises(ValueError):
+        cloud.price_per_exaflop(inst, gpus[gpus["gpu_model"] != "H100 80GB"])
+
+
+def test_own_vs_rent_crosses_each_rental_price_at_break_even():
+    args = (270_000, 8, 5, 10.2, 0.085, 1.56)
+    fig = cloud.own_vs_rent(*args, {"on demand": 6.88, "neocloud": 2.95}, utilisations=(0.2, 0.5, 1.0))
+    ax = fig.axes[0]
+    own = ax.lines[0]
+    assert list(own.get_ydata()) == pytest.approx(
+        [estimates.on_prem_gpu_hour_usd(*args, utilisation=u)["total"] for u in (0.2, 0.5, 1.0)])
+    marks = [line for line in ax.lines if len(line.get_xdata()) == 1]
+    assert [m.get_xdata()[0] for m in marks] == pytest.approx(
+        [estimates.on_prem_break_even_utilisation(p, *args) for p in (6.88, 2.95)])

@@ -84,3 +84,28 @@ def test_charts_reject_bad_inputs():
         charts.zero_memory_chart(-1, [1, 2])
     with pytest.raises(ValueError):
         charts.allreduce_time_chart(0, 5e-6, 25e9)
+
+
+def test_schedule_chart_orders_the_schedules():
+    from infraprep.charts import distributed as charts
+
+    fig = charts.schedule_chart(stages=8, max_microbatches=32)
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 4
+    at_32 = [float(line.get_ydata()[-1]) for line in lines]
+    assert at_32[0] == pytest.approx(estimates.schedule_bubble_fraction("1f1b", 8, 32))
+    assert at_32 == sorted(at_32, reverse=True) and at_32[-1] == 0
+
+
+def test_format_ranges_chart_spans_each_format():
+    import numpy as np
+
+    from infraprep.charts import distributed as charts
+
+    fig = charts.format_ranges_chart(["fp16", "fp8_e4m3"], values=np.full(10, 1e-6))
+    ax = fig.axes[0]
+    bars = sorted((p.get_y(), p.get_x(), p.get_x() + p.get_width()) for p in ax.patches if p.get_width() and abs(p.get_height() - 0.6) < 1e-9)
+    # the top bar (fp16): normal range from log10(6.1e-5) to log10(65504)
+    tops = [b for b in bars if b[0] > 0.5]
+    assert max(t[2] for t in tops) == pytest.approx(np.log10(65504))
+    assert any("max 448" == t.get_text() for t in ax.texts)

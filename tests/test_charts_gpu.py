@@ -1,5 +1,7 @@
 """Charts of lesson 02-gpu: they return Figures whose content matches the tables."""
 
+import re
+
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -72,3 +74,38 @@ def test_machine_roofline_titles_the_gap():
     assert "9,890×" in ax.get_title()
     ridges = [line for line in ax.get_lines() if line.get_marker() == "o"]
     assert sorted(float(line.get_xdata()[0]) for line in ridges) == pytest.approx([5.0, 989 / 3.35])
+
+
+def test_peer_bandwidth_chart_shows_one_peer_against_all_peers(sheet):
+    fig = charts.peer_bandwidth_chart(sheet, gpus=["H100 SXM", "MI300X"])
+    ax = fig.axes[0]
+    heights = [round(p.get_height()) for p in ax.patches]
+    # bars: one peer (H100, MI300X), then seven peers (H100, MI300X)
+    assert heights == [450, 64, 450, 448]
+    assert fig.get_size_inches()[0] * fig.dpi <= 1400
+    with pytest.raises(ValueError):
+        charts.peer_bandwidth_chart(sheet, gpus=["Z9000"])
+
+
+def test_machine_roofline_draws_the_like_for_like_fp32_roof():
+    fig = charts.machine_roofline(0.2e12, 30e9, 989e12, 3.35e12, reference_fp32_flop_s=67e12)
+    ax = fig.axes[0]
+    peaks = sorted(round(float(np.max(line.get_ydata())), 1) for line in ax.get_lines() if len(line.get_xdata()) > 10)
+    assert peaks == [0.2, 67.0, 989.0]
+    assert "335× the peak at FP32" in ax.get_title() and "4,945×" in ax.get_title()
+
+
+@pytest.mark.parametrize("value, text", [
+    (16384, "16,384"), (2.039, "2.039"), (295.2238, "295.2"), (0.0136, "0.0136"), (1.1755e-38, "1.18 × 10⁻³⁸"),
+    (3.4028e38, "3.4 × 10³⁸"), (float("nan"), ""), (1.0, "1"), (1234567.891, "1,234,568"), ("H100", "H100"),
+    (True, "True"),
+])
+def test_readable_number(value, text):
+    assert charts.readable_number(value) == text
+
+
+def test_number_table_never_shows_six_decimals_or_e_notation(sheet):
+    html = charts.number_table(sheet).to_html()
+    assert not re.search(r"\d\.\d{6}\b", html) and not re.search(r"\de[+-]\d", html)
+    assert "1,979" in html and "2.039" in html
+    assert "source" not in html and "compute_units_source" not in html and "nv-h100" not in html

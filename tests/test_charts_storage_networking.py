@@ -42,3 +42,31 @@ def test_nccl_curves():
     assert max(ax.get_lines()[0].get_ydata()) == pytest.approx(runs["healthy"]["oop_busbw_gb_s"].max())
     with pytest.raises(ValueError):
         charts.nccl_busbw_curves({})
+
+
+def test_infiniband_generations_marks_the_steps_that_do_not_double():
+    gens = tables.load("06-storage-networking", "infiniband_generations")
+    fig = charts.infiniband_generations(gens)
+    ax = fig.axes[0]
+    assert [p.get_height() for p in ax.patches] == list(gens["port_4x_gbit_s"])
+    steps = [t.get_text() for t in ax.texts]
+    assert steps == ["×2", "×2", "×1.4", "×1.8", "×2", "×2", "×2"]
+    with pytest.raises(ValueError):
+        charts.infiniband_generations(gens.iloc[:0])
+
+
+def test_ecmp_efficiency_lines_are_the_estimates():
+    from infraprep import estimates
+
+    fig = charts.ecmp_efficiency(paths=(8,), flows_per_path=(1, 2, 4))
+    line = fig.axes[0].lines[0]
+    assert list(line.get_ydata()) == pytest.approx([estimates.ecmp_collective_efficiency(8 * x, 8) for x in (1, 2, 4)])
+
+
+def test_fabric_size_plots_full_and_rail_only():
+    from infraprep import estimates
+
+    fig = charts.fabric_size(gpu_counts=(2048, 16384), radix=64, rails=8)
+    full, rail = fig.axes[0].lines[:2]
+    assert list(full.get_ydata()) == [96, 1280]
+    assert list(rail.get_ydata()) == [estimates.rail_only_fabric(256, 8, 64)["switches"], 768]

@@ -47,7 +47,19 @@ def test_cohort_create_and_list(tmp_path, capsys):
     assert "2 students" in capsys.readouterr().out
     cohort = course / "cohorts" / "spring"
     assert (cohort / "source").resolve() == (course / "source").resolve()
-    assert (cohort / "schedule.csv").read_text().splitlines()[1] == "01-roles,2026-01-12 23:59:00"
+    assert (cohort / "schedule.csv").read_text().splitlines()[:2] == ["lesson,due,attempts", "01-roles,2026-01-12 23:59:00,"]
+    secret = cohort / "variant_secret"
+    assert oct(secret.stat().st_mode & 0o777) == "0o600" and len(secret.read_text().strip()) == 64
+    from infraprep.grading import cohort as cohorts
+
+    spring = cohorts.open_course(course, "spring")
+    assert cohorts.variant_secret(spring) == secret.read_text().strip(), "the cohort's config loads it for the grader"
+    assert cli.main(["cohort", "keys", "spring", "--course", str(course)]) == 0
+    from infraprep.assessment import variants
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "id,email,variant_key"
+    assert lines[1] == f"ann,ann@example.org,{variants.key_for('ann', secret.read_text().strip())}"
     assert cli.main(["cohort", "create", "spring", "--course", str(course), "--roster", str(roster)]) == 1
     assert "already exists" in capsys.readouterr().err
     assert cli.main(["cohort", "list", "--course", str(course)]) == 0

@@ -18,6 +18,7 @@ def test_exported_from_estimates_package():
 
 def test_price_per_gpu_hour():
     assert cost.price_per_gpu_hour(98.32, 8) == pytest.approx(12.29)
+    assert cost.price_per_gpu_hour(55.04, 8) == pytest.approx(6.88)
     with pytest.raises(ValueError):
         cost.price_per_gpu_hour(98.32, 0)
     with pytest.raises(ValueError):
@@ -195,3 +196,119 @@ def test_storage_idle_fleet_quota():
     with pytest.raises(ValueError):
         cost.instances_within_quota(100, 0)
     assert cost.HOURS_PER_MONTH == pytest.approx(8760 / 12)
+
+
+# --------------------------------------------------------------------------- price per unit of work
+
+def test_usd_per_useful_exaflop_hand_value():
+    # $6.88 a GPU-hour at 989 TFLOP/s: 989e12 * 3600 = 3.5604e18 FLOPs an hour at peak
+    assert cost.usd_per_useful_exaflop(6.88, H100_BF16) == pytest.approx(6.88 / 3.5604)
+    assert cost.usd_per_useful_exaflop(6.88, H100_BF16, 0.4) == pytest.approx(6.88 / 3.5604 / 0.4)
+    with pytest.raises(ValueError):
+        cost.usd_per_useful_exaflop(6.88, H100_BF16, 40)
+
+
+def test_after_the_june_2025_cut_h100_is_cheaper_per_flop_than_a100_on_aws():
+    """Before the cut p5 ($12.29/GPU-h) and p4d ($4.10) cost about the same per FLOP; after it the
+    H100 is about a fifth cheaper per FLOP (the lesson's claim, from its own tables)."""
+    inst = tables.load("05-cloud", "instances").set_index("instance")
+    gpus = tables.load("05-cloud", "gpus").set_index("gpu_model")["bf16_dense_tflops"]
+    per_flop = {name: cost.usd_per_useful_exaflop(
+        cost.price_per_gpu_hour(inst.loc[name, "on_demand_usd_per_hour"], inst.loc[name, "gpus"]),
+        gpus[inst.loc[name, "gpu_model"]] * 1e12) for name in ("p5.48xlarge", "p4d.24xlarge")}
+    assert 0.75 < per_flop["p5.48xlarge"] / per_flop["p4d.24xlarge"] < 0.85
+    before = cost.usd_per_useful_exaflop(98.32 / 8, H100_BF16) / cost.usd_per_useful_exaflop(32.77 / 8, A100_BF16)
+    assert 0.9 < before < 1.0
+
+
+def test_interruption_mtbf_is_the_inverse_of_the_rate():
+    rate = cost.job_interruption_rate(1 / 500, 64)
+    assert cost.interruption_mtbf_hours(rate) == pytest.approx(500 / 64)
+    assert cost.interruption_mtbf_hours(0.25) == 4
+    with pytest.raises(ValueError):
+        cost.interruption_mtbf_hours(0)
+
+
+# --------------------------------------------------------------------------- Savings Plans
+
+def test_savings_plan_hour_covers_usage_up_to_the_commitment():
+    # $30/h of commitment at 40% off covers $50/h of on-demand usage
+    assert cost.savings_plan_hour_usd(55.04, 30, 0.4) == pytest.approx(30 + 5.04)
+    assert cost.savings_plan_hour_usd(50, 30, 0.4) == pytest.approx(30)
+    assert cost.savings_plan_hour_usd(0, 30, 0.4) == pytest.approx(30)       # unused commitment is still paid
+    assert cost.savings_plan_hour_usd(55.04, 0, 0.4) == pytest.approx(55.04)  # no plan: on-demand
+
+
+def test_savings_plan_cost_over_a_profile():
+    busy_then_idle = [55.04] * 12 + [0.0] * 12
+    on_demand = cost.savings_plan_cost_usd(busy_then_idle, 0, 0.4)
+    assert on_demand == pytest.approx(12 * 55.04)
+    full = cost.savings_plan_cost_usd(busy_then_idle, 55.04 * 0.6, 0.4)
+    assert full == pytest.approx(24 * 55.04 * 0.6)
+    # at 50% use a 40% discount loses: 0.6 / 0.5 = 1.2x the on-demand bill
+    assert full / on_demand == pytest.approx(1.2)
+    # the best commitment for this profile is none at all, for a steady one it is the full usage
+    commitments = [0, 10, 20, 33.024]
+    assert min(commitments, key=lambda c: cost.savings_plan_cost_usd(busy_then_idle, c, 0.4)) == 0
+    assert min(commitments, key=lambda c: cost.savings_plan_cost_usd([55.04] * 24, c, 0.4)) == 33.024
+    with pytest.raises(ValueError):
+        cost.savings_plan_cost_usd([], 10, 0.4)
+    with pytest.raises(ValueError):
+        cost.savings_plan_hour_usd(10, 10, 1.0)
+
+
+# --------------------------------------------------------------------------- storage prices
+
+def _s3_tiers():
+    t = tables.load("05-cloud", "storage_prices")
+    return list(zip(t["from_gb"], t["to_gb"], t["usd_per_gb_month"]))
+
+
+def test_s3_standard_is_tiered_above_50_tb():
+    tiers = _s3_tiers()
+    # 200 TB = 200,000 GB: 51,200 GB at $0.023 and the rest at $0.022
+    assert cost.tiered_storage_cost_usd(200_000, tiers) == pytest.approx(51_200 * 0.023 + 148_800 * 0.022)
+    assert cost.tiered_storage_cost_usd(200_000, tiers, months=3) == pytest.approx(3 * (51_200 * 0.023 + 148_800 * 0.022))
+    flat = cost.storage_cost_usd(200_000, 0.023)
+    assert flat > cost.tiered_storage_cost_usd(200_000, tiers)
+    # above 500 TB the third tier applies
+    assert cost.tiered_storage_cost_usd(600_000, tiers) == pytest.approx(
+        51_200 * 0.023 + (512_000 - 51_200) * 0.022 + (600_000 - 512_000) * 0.021)
+
+
+def test_fsx_lustre_throughput_capacity_and_price():
+    fsx = tables.load("05-cloud", "fsx_lustre").set_index("mb_s_per_tib")["usd_per_gb_month"]
+    assert cost.fsx_lustre_throughput_gb_s(4800, 250) == pytest.approx(1.2)
+    assert cost.fsx_lustre_monthly_usd(4800, fsx[250]) == pytest.approx(4800 * 0.21)
+    # 1.2 TiB at 125 MB/s/TiB is about $174 a month (c3x)
+    assert cost.fsx_lustre_monthly_usd(1200, fsx[125]) == pytest.approx(174, abs=0.5)
+    # 100 GB/s at 250 MB/s/TiB: 400,000 GiB, rounded up to the 2,400 GiB step
+    assert cost.fsx_lustre_capacity_for_throughput_gib(100, 250) == 167 * 2400
+    assert cost.fsx_lustre_capacity_for_throughput_gib(0.1, 1000) == 1200
+    assert cost.fsx_lustre_capacity_for_throughput_gib(1, 1000, data_gib=10_000) == 5 * 2400
+    # the faster tier costs more per GB but less for the same bandwidth
+    slow = cost.fsx_lustre_monthly_usd(cost.fsx_lustre_capacity_for_throughput_gib(100, 125), fsx[125])
+    fast = cost.fsx_lustre_monthly_usd(cost.fsx_lustre_capacity_for_throughput_gib(100, 1000), fsx[1000])
+    assert fast < slow
+
+
+# --------------------------------------------------------------------------- owning GPUs
+
+def test_on_prem_gpu_hour_hand_arithmetic():
+    got = cost.on_prem_gpu_hour_usd(270_000, 8, 5, 10.2, 0.085, 1.56, 1.0)
+    hours = 8 * 8760
+    assert got["depreciation"] == pytest.approx(54_000 / hours)
+    assert got["power"] == pytest.approx(10.2 * 1.56 * 8760 * 0.085 / hours)
+    assert got["total"] == pytest.approx(got["depreciation"] + got["power"])
+    half = cost.on_prem_gpu_hour_usd(270_000, 8, 5, 10.2, 0.085, 1.56, 0.5, other_usd_per_server_year=20_000)
+    assert half["total"] == pytest.approx(2 * (got["total"] + 20_000 / hours))
+    with pytest.raises(ValueError):
+        cost.on_prem_gpu_hour_usd(270_000, 8, 5, 10.2, 0.085, 0.9)
+
+
+def test_on_prem_break_even_is_where_the_costs_meet():
+    args = (270_000, 8, 5, 10.2, 0.085, 1.56)
+    for price in (2.95, 6.88):
+        u = cost.on_prem_break_even_utilisation(price, *args)
+        assert cost.on_prem_gpu_hour_usd(*args, utilisation=u)["total"] == pytest.approx(price)
+    assert cost.on_prem_break_even_utilisation(0.5, *args) > 1  # cheaper to rent at any utilisation

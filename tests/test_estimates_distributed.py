@@ -269,3 +269,121 @@ def test_modules_export_what_the_package_exposes():
     for module in (communication, parallelism, reliability):
         for name in module.__all__:
             assert getattr(estimates, name) is getattr(module, name)
+
+
+# --------------------------------------------------------------------------- scale-up topologies
+def test_nvswitch_gives_one_peer_everything_and_a_mesh_one_link():
+    h100 = estimates.peer_bandwidth_bytes_s("switch", 450e9, peers=1)
+    assert h100 == {"per_peer_bytes_s": 450e9, "aggregate_bytes_s": 450e9}
+    assert estimates.peer_bandwidth_bytes_s("switch", 450e9, peers=7)["per_peer_bytes_s"] == pytest.approx(450e9 / 7)
+    # MI300X: 448 GB/s each way is 7 links of 64; one peer gets 64, all seven together 448
+    one = estimates.peer_bandwidth_bytes_s("mesh", 448e9, peers=1, links=7)
+    seven = estimates.peer_bandwidth_bytes_s("mesh", 448e9, peers=7, links=7)
+    assert one["per_peer_bytes_s"] == seven["per_peer_bytes_s"] == 64e9
+    assert seven["aggregate_bytes_s"] == 448e9
+    with pytest.raises(ValueError):
+        estimates.peer_bandwidth_bytes_s("mesh", 448e9, peers=8, links=7)
+    with pytest.raises(ValueError):
+        estimates.peer_bandwidth_bytes_s("torus", 448e9)
+
+
+# --------------------------------------------------------------------------- MoE, context parallelism, FSDP
+def test_moe_alltoall_bytes_and_time():
+    size = estimates.moe_alltoall_bytes(tokens=8192, hidden=4096, top_k=2)
+    assert size == 8192 * 2 * 4096 * 2
+    one = estimates.collective_time_s("alltoall", size, 8, 5e-6, 100e9)
+    assert one == pytest.approx(7 * 5e-6 + 7 / 8 * size / 100e9)
+    assert estimates.moe_alltoall_time_s(8192, 4096, 8, 5e-6, 100e9, top_k=2) == pytest.approx(4 * one)
+
+
+def test_expert_capacity_and_dropped_tokens():
+    # Switch Transformer: capacity = tokens / experts x capacity factor
+    assert estimates.expert_capacity(4096, 64, 1.0) == 64
+    assert estimates.expert_capacity(4096, 64, 1.25) == 80
+    assert estimates.expert_capacity(4096, 64, 1.25, top_k=2) == 160
+    assert estimates.dropped_token_fraction([100, 60, 40], 80) == pytest.approx(20 / 200)
+    assert estimates.dropped_token_fraction([10, 10], 80) == 0
+    assert estimates.moe_params_per_gpu(5e9, 0.5e9, 64, 8) == 5e9 + 4e9
+    with pytest.raises(ValueError):
+        estimates.moe_params_per_gpu(5e9, 0.5e9, 64, 6)
+
+
+def test_ulysses_traffic_stays_flat_when_sequence_and_gpus_grow_together():
+    a = estimates.ulysses_alltoall_bytes_per_gpu(32768, 8, 4096)
+    b = estimates.ulysses_alltoall_bytes_per_gpu(65536, 16, 4096)
+    assert a == pytest.approx(32768 / 8 * 4 * 4096 * 2 * 7 / 8)
+    assert b / a == pytest.approx((15 / 16) / (7 / 8))  # only the (cp-1)/cp factor changes
+    gqa = estimates.ulysses_alltoall_bytes_per_gpu(32768, 8, 4096, kv_hidden=1024)
+    assert gqa == pytest.approx(a * (2 * 4096 + 2 * 1024) / (4 * 4096))
+    with pytest.raises(ValueError):
+        estimates.ulysses_alltoall_bytes_per_gpu(1000, 3, 4096)
+
+
+def test_ring_attention_block_and_overlap_threshold():
+    assert estimates.ring_attention_kv_bytes_per_step(131072, 16, 1024) == 2 * 8192 * 1024 * 2
+    # Liu et al.: the transfer hides when a chunk holds at least F/B tokens (full MHA, 2-byte values)
+    assert estimates.ring_attention_min_chunk_tokens(989e12, 50e9, 64, 64) == pytest.approx(989e12 / 50e9)
+    assert estimates.ring_attention_min_chunk_tokens(989e12, 50e9, 64, 8) == pytest.approx(989e12 / 50e9 / 8)
+    with pytest.raises(ValueError):
+        estimates.ring_attention_min_chunk_tokens(989e12, 50e9, 8, 64)
+
+
+def test_fsdp_traffic_is_one_and_a_half_ddp_and_hsdp_keeps_most_of_it_in_the_group():
+    psi, n = 7e9, 8
+    ddp = 2 * (n - 1) / n * psi * 2  # one AllReduce of BF16 gradients
+    fsdp = estimates.fsdp_bytes_per_gpu(psi, n)
+    assert fsdp["total"] == pytest.approx(1.5 * ddp) and fsdp["replica_group"] == 0
+    zero2 = estimates.fsdp_bytes_per_gpu(psi, n, reshard_after_forward=False)
+    assert zero2["total"] == pytest.approx(ddp)  # one AllGather + one ReduceScatter = one AllReduce
+    hsdp = estimates.fsdp_bytes_per_gpu(psi, 8, replicas=16)
+    assert hsdp["shard_group"] == fsdp["shard_group"]
+    assert hsdp["replica_group"] == pytest.approx(2 * 15 / 16 * psi / 8 * 2)
+    # against plain FSDP over all 128 GPUs, HSDP sends 8x less across the slow network
+    assert hsdp["replica_group"] < estimates.fsdp_bytes_per_gpu(psi, 128)["total"] / 8
+
+
+# --------------------------------------------------------------------------- pipeline schedules
+def test_schedule_bubbles_and_memory():
+    p, m = 8, 32
+    assert estimates.schedule_bubble_fraction("1f1b", p, m) == pytest.approx(estimates.pipeline_bubble_fraction(p, m))
+    assert estimates.schedule_bubble_fraction("interleaved", p, m, 4) == pytest.approx(
+        estimates.pipeline_bubble_fraction(p, m, virtual_stages=4))
+    order = [estimates.schedule_bubble_fraction(s, p, m) for s in ("1f1b", "interleaved", "zb-h1", "zb-h2")]
+    assert order == sorted(order, reverse=True) and order[-1] == 0
+    assert [estimates.microbatches_in_flight("1f1b", p, m, s) for s in (0, 3, 7)] == [8, 5, 1]
+    assert estimates.pipeline_activation_bytes("gpipe", p, m, 2e9) == 64e9
+    assert estimates.pipeline_activation_bytes("1f1b", p, m, 2e9) == 16e9
+    with pytest.raises(ValueError):
+        estimates.microbatches_in_flight("interleaved", p, m)
+    with pytest.raises(ValueError):
+        estimates.schedule_bubble_fraction("dualpipe", p, m)
+
+
+# --------------------------------------------------------------------------- stragglers, SDC, checkpoints
+def test_stragglers_set_the_pace_at_scale():
+    assert estimates.synchronous_step_time([1.2, 1.25, 1.9, 1.21]) == 1.9
+    assert estimates.straggler_probability(1, 0.01) == pytest.approx(0.01)
+    assert estimates.straggler_probability(4096, 0.001) == pytest.approx(1 - 0.999**4096)
+    assert estimates.straggler_probability(4096, 0.001) > 0.98
+    t = estimates.expected_step_time(1.2, 4096, 0.001, 1.5)
+    assert t == pytest.approx(1.2 * (1 + 0.5 * (1 - 0.999**4096)))
+    assert estimates.expected_step_time(1.2, 8, 0.0, 3.0) == 1.2
+    with pytest.raises(ValueError):
+        estimates.expected_step_time(1.2, 8, 0.1, 0.5)
+
+
+def test_sdc_rate_from_llama3():
+    stats = tables.load("03-distributed", "failure_stats").set_index("metric")["value"]
+    rate = estimates.events_per_gpu_hour(int(stats["silent_data_corruption"]), int(stats["gpus"]), stats["period"] * 24)
+    assert rate == pytest.approx(6 / (16384 * 54 * 24))
+    assert estimates.expected_events(rate, 16384, 54 * 24) == pytest.approx(6)
+
+
+def test_sharded_and_async_checkpoints():
+    # 70B parameters x 14 bytes = 980 GB; over 1,024 ranks each writes 0.957 GB
+    shard = estimates.checkpoint_shard_bytes(70e9, 1024)
+    assert shard == pytest.approx(980e9 / 1024)
+    # loading on 768 GPUs (DCP reshards): each rank reads more
+    assert estimates.checkpoint_shard_bytes(70e9, 768) == pytest.approx(980e9 / 768)
+    assert estimates.async_checkpoint_blocking_s(shard, 25e9) == pytest.approx(shard / 25e9)
+    assert estimates.async_checkpoint_fits(60, 600) and not estimates.async_checkpoint_fits(700, 600)

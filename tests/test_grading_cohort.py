@@ -134,11 +134,37 @@ def cohort_round_trip(tmp_path: Path, db_url: str | None) -> None:
     assert float(rows["ann"][LESSON]) == float(rows["ann"]["total"]) == sum(tests.values())
     assert float(rows["dan"]["total"]) == 0 and rows["dan"]["email"] == "dan@example.org"
 
+    # the same grades in the import formats of Canvas and Moodle
+    b.infraprep(course, "export", *spring, "--format", "canvas", "-o", str(tmp_path / "canvas.csv"))
+    with (tmp_path / "canvas.csv").open() as handle:
+        canvas = list(csv.reader(handle))
+    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", LESSON]
+    max_points = sum(float(b.meta(c)["points"]) for c in b.source_nb(LESSON).cells if b.meta(c).get("grade"))
+    assert canvas[1] == ["Points Possible", "", "", "", "", f"{max_points:g}"]
+    ann = next(r for r in canvas if r[2] == "ann")
+    assert ann == ["Ann, Student", "", "ann", "ann@example.org", "spring", f"{sum(tests.values()):g}"]
+    b.infraprep(course, "export", *spring, "--format", "moodle", "-o", str(tmp_path / "moodle.csv"))
+    with (tmp_path / "moodle.csv").open() as handle:
+        moodle = {r["ID number"]: r for r in csv.DictReader(handle)}
+    assert list(moodle["dan"]) == ["First name", "Last name", "ID number", "Email address", LESSON]
+    assert moodle["ann"]["Email address"] == "ann@example.org" and float(moodle["ann"][LESSON]) == sum(tests.values())
+
     b.infraprep(course, "report", *spring, "-o", str(tmp_path / "report"))
     page = (tmp_path / "report" / "report.html").read_text()
-    for png in ("scores.png", f"questions-{LESSON}.png", "missing-late.png"):
+    for png in ("scores.png", f"questions-{LESSON}.png", f"items-{LESSON}.png", "missing-late.png"):
         assert (tmp_path / "report" / png).stat().st_size > 1000 and f'src="{png}"' in page
     assert "dan" in page and "bob" in page
+    # read at a glance: questions as students see them, autograded points apart from written answers
+    assert "Q1 · " in page and "q1_tests" not in page.split("<h2>")[0]
+    auto = sum(tests.values())
+    assert f"{auto / 3:.1f} / {auto:g}" in page, "the mean of ann (all), bob and cat (zero): autograded points only"
+    assert "not graded yet" in page and "not a notebook" in page
+    with (tmp_path / "report" / "items.csv").open() as handle:
+        items = list(csv.DictReader(handle))
+    assert [r["grade_cell"] for r in items][:len(tests)] == list(tests)
+    fragment = (tmp_path / "report" / "fragment.html").read_text()
+    assert fragment.startswith('<div class="infraprep-report"') and "<html" not in fragment
+    assert fragment.count('src="data:image/png;base64,') == page.count('<img src=')
 
     # a second cohort lives beside the first without mixing grades
     other = b.write_roster(tmp_path / "fall.csv", ["zed"])

@@ -173,7 +173,8 @@ for pid in (1, os.getppid()):
     server.finish()
     assert not server._dirty, "PID 1 of a kernel's namespace is its own init: the zygote is out of its reach"
     after = run(server, "import os, resource\nprint(resource.getrlimit(resource.RLIMIT_NOFILE), os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0))")
-    assert "(32, 32)" not in after and after.split()[-2:] == ["0", "0"], f"the next notebook inherited a change: {out} {after}"
+    nice, policy = after.split()[-2:]
+    assert "(32, 32)" not in after and nice != "19" and policy == "0", f"the next notebook inherited a change: {out} {after}"
     assert server.started == started
 
 

@@ -87,7 +87,6 @@ def test_a_forked_grading_kernel_prints_the_tracebacks_a_plain_kernel_prints(tmp
     from nbgrader.preprocessors import Execute
 
     from infraprep.grading import forkserver
-    from infraprep.grading.executors import _execute_forked
 
     if not forkserver.available():
         pytest.fail("the fork server needs bubblewrap (make sandbox-deps)")
@@ -96,8 +95,7 @@ def test_a_forked_grading_kernel_prints_the_tracebacks_a_plain_kernel_prints(tmp
     plain, _ = Execute(config=Config()).preprocess(nbformat.from_dict(nb), {"metadata": {"path": str(tmp_path)}})
     server = forkserver.ForkServer().start()
     try:
-        forked, _ = _execute_forked(server, Execute, Config(), nbformat.from_dict(nb),
-                                    {"metadata": {"path": str(tmp_path)}}, "python3", ())
+        forked, _ = server.run(Execute, Config(), nbformat.from_dict(nb), {"metadata": {"path": str(tmp_path)}}, "python3")
     finally:
         server.close()
     assert len(_error_tracebacks(plain)) == len(ERRORS)

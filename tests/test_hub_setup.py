@@ -166,8 +166,11 @@ def test_settings_merge_cohorts_and_keep_earlier_students(tmp_path):
     hub.write_settings(layout, cohort="spring", course_id="ai-infra-prep-spring", students=["ann", "bob"], **common)
     hub.write_settings(layout, cohort="autumn", course_id="ai-infra-prep-autumn", students=["cy"], **common)
     settings = hub.write_settings(layout, cohort="spring", course_id="ai-infra-prep-spring", students=["dee"], **common)
-    assert settings["cohorts"] == {"spring": {"course_id": "ai-infra-prep-spring", "students": ["ann", "bob", "dee"]},
-                                   "autumn": {"course_id": "ai-infra-prep-autumn", "students": ["cy"]}}
+    # the order a cohort was first set up in stays (a student in two cohorts gets the newest one's key)
+    assert settings["cohorts"] == {"spring": {"course_id": "ai-infra-prep-spring", "students": ["ann", "bob", "dee"],
+                                              "order": 1},
+                                   "autumn": {"course_id": "ai-infra-prep-autumn", "students": ["cy"], "order": 2}}
+    assert settings["watch"] is True and settings["watch_workers"] == 1
     assert settings["formgrader_cohort"] == "spring"
     token = layout.token.read_text()
     hub.write_settings(layout, cohort="spring", course_id="ai-infra-prep-spring", students=[], **common)
@@ -189,3 +192,40 @@ def test_is_ours_knows_accounts_we_did_not_make():
     me = pwd.getpwuid(os.getuid()).pw_name
     assert not hub.is_ours(me) or me != "root"
     assert not hub.is_ours("no-such-user-here-xyz")
+
+
+def test_the_hub_runs_a_watcher_a_cohort_and_gives_each_student_their_variant_key(tmp_path):
+    from infraprep.assessment import variants
+
+    course = tmp_path / "home" / "instructor" / "course"
+    for name, secret in (("spring", "s3cret-spring"), ("autumn", "s3cret-autumn")):
+        (course / "cohorts" / name).mkdir(parents=True)
+        (course / "cohorts" / name / "nbgrader_config.py").write_text("")
+        (course / "cohorts" / name / "variant_secret").write_text(secret + "\n")
+    settings = {
+        "prefix": "/opt/h", "venv": "/opt/h/venv", "proxy": "/opt/h/proxy/chp", "state": str(tmp_path / "state"),
+        "exchange": "/srv/nbgrader/exchange", "instructor": "instructor", "instructor_config": "/opt/h/etc/ji",
+        "course_dir": str(course), "course_id_base": "ai-infra-prep", "ip": "", "port": 8000,
+        "hub_port": 8001, "proxy_api_port": 8002, "formgrader_cohort": "autumn", "watch": True, "watch_workers": 2,
+        "cohorts": {"spring": {"course_id": "ai-infra-prep-spring", "students": ["ann", "bob"], "order": 1},
+                    "autumn": {"course_id": "ai-infra-prep-autumn", "students": ["bob", "cy"], "order": 2},
+                    "gone": {"course_id": "ai-infra-prep-gone", "students": ["cy"], "order": 3}},
+    }
+    c, _ = _load_hub_config(settings, tmp_path)
+    watchers = {s["name"]: s for s in c.JupyterHub.services if s["name"].startswith("infraprep-watch-")}
+    assert sorted(watchers) == ["infraprep-watch-autumn", "infraprep-watch-spring"], "no watcher for a cohort whose folder is gone"
+    spring = watchers["infraprep-watch-spring"]
+    assert spring["user"] == "instructor" and spring["cwd"] == str(course)
+    assert spring["command"] == ["/opt/h/venv/bin/infraprep", "watch", "--course", str(course), "--cohort", "spring",
+                                 "--interval", "1", "--workers", "2"]
+    assert spring["environment"]["INFRAPREP_EXCHANGE"] == "/srv/nbgrader/exchange"
+    key = c.Spawner.environment["INFRAPREP_VARIANT_KEY"]
+    server = lambda name: SimpleNamespace(user=SimpleNamespace(name=name))  # noqa: E731
+    assert key(server("ann")) == variants.key_for("ann", "s3cret-spring")
+    assert key(server("bob")) == variants.key_for("bob", "s3cret-autumn"), "in two cohorts: the newest one's key"
+    assert key(server("cy")) == variants.key_for("cy", "s3cret-autumn"), "the cohort whose folder is gone has no secret"
+    assert key(server("instructor")) == "" and key(server("stranger")) == ""
+    assert "s3cret" not in key(server("ann"))
+    settings["watch"] = False
+    c, _ = _load_hub_config(settings, tmp_path)
+    assert not [s for s in c.JupyterHub.services if s["name"].startswith("infraprep-watch-")]

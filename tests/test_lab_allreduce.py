@@ -1,6 +1,5 @@
 """The ring AllReduce lab: the schedule is a correct AllReduce, and real processes compute numpy.sum."""
 
-import time
 
 import numpy as np
 import pytest
@@ -103,10 +102,8 @@ def test_odd_and_tiny_rings(n):
         np.testing.assert_array_equal(got, np.arange(11.0) * n * (n + 1) / 2)
 
 
-def test_quick_lab_runs_in_seconds_and_fits_the_model():
-    start = time.perf_counter()
+def test_quick_lab_fits_the_model():
     result = allreduce.run_lab(workers=4, quick=True)
-    assert time.perf_counter() - start < 20  # a few seconds on two cores; generous for a loaded CI box
     assert result.correct and result.max_abs_error == 0
     frame = result.measurements
     assert list(frame["size_bytes"]) == list(allreduce.QUICK_SIZES_BYTES)

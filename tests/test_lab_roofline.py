@@ -1,6 +1,5 @@
 """The roofline lab: real (quick) measurements, the median logic, and the comparison with an H100."""
 
-import time
 
 import pytest
 
@@ -21,10 +20,8 @@ def test_median_seconds_validates_repeats():
         roofline.median_seconds(lambda: None, repeats=0)
 
 
-def test_quick_measurement_is_real_fast_and_plausible():
-    start = time.perf_counter()
+def test_quick_measurement_is_real_and_plausible():
     result = roofline.measure(quick=True)
-    assert time.perf_counter() - start < 5
     assert list(result.matmul["n"]) == list(roofline.QUICK["matmul_sizes"])
     assert (result.matmul["flops"] == 2 * result.matmul["n"] ** 3).all()
     # any CPU of the last decade: between 0.1 GFLOP/s and 100 TFLOP/s, 0.1 GB/s and 10 TB/s
@@ -38,9 +35,15 @@ def test_quick_measurement_is_real_fast_and_plausible():
 def test_compare_and_plot_against_h100():
     sheet = tables.load("02-gpu", "datasheets")
     result = roofline.RooflineResult(1e11, 2e10, None, None)
-    table = result.compare(sheet)
-    assert table.loc[1, "ridge_flop_per_byte"] == pytest.approx(295.2, abs=0.1)
-    assert table.loc[1, "gpu_lead"] == pytest.approx(9890)
+    table = result.compare(sheet).set_index("system")
+    bf16 = table.loc["H100 SXM (dense BF16, tensor cores)"]
+    assert bf16["ridge_flop_per_byte"] == pytest.approx(295.2, abs=0.1)
+    assert bf16["peak_vs_this_machine"] == pytest.approx(9890)
+    # the like-for-like row: the CPU is measured in FP32, so the GPU's FP32 (CUDA-core) peak of 67 TFLOP/s
+    fp32 = table.loc["H100 SXM (FP32, CUDA cores: like for like)"]
+    assert fp32["peak_tflop_s"] == 67 and fp32["peak_vs_this_machine"] == pytest.approx(670)
+    assert fp32["ridge_flop_per_byte"] == pytest.approx(67 / 3.35)
+    assert len(result.compare(sheet, gpu="B200 (HGX)")) == 2  # no FP32 figure in the table: that row is left out
     assert result.summary().loc[0, "ridge_flop_per_byte"] == pytest.approx(5.0)
     fig = result.plot(sheet, gpu="H200 SXM")
     assert "H200" in " ".join(t.get_text() for t in fig.axes[0].get_legend().get_texts())

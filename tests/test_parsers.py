@@ -118,3 +118,90 @@ def test_lfs_getstripe():
     assert len(set(layout["osts"])) == 8
     with pytest.raises(ValueError):
         parsers.parse_lfs_getstripe("/lustre/dir\nstripe_count: 1 stripe_size: 1048576")
+
+
+# ---------------------------------------------------------------- writers and random artefacts
+
+def test_format_nccl_tests_reproduces_the_artefact_rows():
+    text = artefact("all_reduce_perf_2nodes.txt")
+    table = parsers.parse_nccl_tests(text)
+    ranks = [(f"gpu-node0{1 + i // 8}", i % 8, "NVIDIA H100 80GB HBM3") for i in range(16)]
+    written = parsers.format_nccl_tests(table.to_dict("records"), ranks)
+    rows = lambda t: [l for l in t.splitlines() if l and not l.startswith("#")]  # noqa: E731
+    assert rows(written) == rows(text)
+    assert parsers.nccl_tests_summary(written) == parsers.nccl_tests_summary(text)
+    with pytest.raises(ValueError):
+        parsers.format_nccl_tests([], ranks)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_nccl_tests_are_valid_runs(seed):
+    import random
+
+    rng = random.Random(seed)
+    nodes = rng.choice([2, 4, 8])
+    text = parsers.random_nccl_tests(rng, nodes=nodes, peak_busbw_gb_s=rng.choice([180, 300, 370]))
+    table = parsers.parse_nccl_tests(text)
+    summary = parsers.nccl_tests_summary(text)
+    n = summary["ranks"]
+    assert n == 8 * nodes and summary["wrong"] == 0
+    big = table[table["size_bytes"] >= 2 ** 20]
+    for prefix in ("oop", "ip"):
+        busbw = [estimates.allreduce_busbw(a, n) for a in big[f"{prefix}_algbw_gb_s"]]
+        assert all(abs(b - got) <= 0.02 for b, got in zip(busbw, big[f"{prefix}_busbw_gb_s"]))
+        algbw = big["size_bytes"] / (big[f"{prefix}_time_us"] * 1e-6) / 1e9
+        assert ((algbw - big[f"{prefix}_algbw_gb_s"]).abs() / big[f"{prefix}_algbw_gb_s"] < 0.01).all()
+    average = (table["oop_busbw_gb_s"].sum() + table["ip_busbw_gb_s"].sum()) / (2 * len(table))
+    assert summary["avg_busbw_gb_s"] == pytest.approx(average, abs=0.001)
+
+
+def test_random_nccl_tests_keep_the_columns_apart():
+    import random
+
+    ahead = parsers.parse_nccl_tests(parsers.random_nccl_tests(random.Random(1), in_place_ahead=True))
+    behind = parsers.parse_nccl_tests(parsers.random_nccl_tests(random.Random(1), in_place_ahead=False))
+    assert ahead["ip_busbw_gb_s"].max() > ahead["oop_busbw_gb_s"].max()
+    assert behind["ip_busbw_gb_s"].max() < behind["oop_busbw_gb_s"].max()
+    # over many draws the peak is not always at the largest message
+    last = [parsers.parse_nccl_tests(parsers.random_nccl_tests(random.Random(s))).pipe(
+        lambda t: t["oop_busbw_gb_s"].idxmax() == len(t) - 1) for s in range(30)]
+    assert 0 < sum(last) < 30
+    with pytest.raises(ValueError):
+        parsers.random_nccl_tests(random.Random(0), nodes=1, gpus_per_node=1)
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_random_ibstat_reports_its_own_faults(seed):
+    import random
+
+    text, bad = parsers.random_ibstat(random.Random(seed))
+    assert parsers.unhealthy_ib_ports(text, 400) == bad
+    ports = parsers.parse_ibstat(text)
+    assert (ports["link_layer"] == "Ethernet").sum() == 2 and (ports["link_layer"] == "InfiniBand").sum() == 8
+
+
+def test_random_ibstat_fault_kinds_and_bounds():
+    import random
+
+    text, bad = parsers.random_ibstat(random.Random(3), faults=8, degraded_ethernet=True)
+    assert len(bad) == 8 and parsers.unhealthy_ib_ports(text, 400) == bad
+    eth = parsers.parse_ibstat(text).query("link_layer == 'Ethernet'")
+    assert (eth["rate_gbit_s"] < 400).all()  # slow storage ports never count as unhealthy InfiniBand
+    clean, none = parsers.random_ibstat(random.Random(3), faults=0)
+    assert none == [] and parsers.unhealthy_ib_ports(clean, 400) == []
+    with pytest.raises(ValueError):
+        parsers.random_ibstat(random.Random(0), faults=9)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_random_lfs_getstripe_round_trip(seed):
+    import random
+
+    text = parsers.random_lfs_getstripe(random.Random(seed))
+    layout = parsers.parse_lfs_getstripe(text)
+    assert layout["stripe_count"] == len(layout["osts"]) and layout["pattern"] == "raid0"
+    assert layout["osts"][0] == layout["stripe_offset"]
+    assert layout["stripe_size_bytes"] % 2 ** 20 == 0
+    assert all((b - a) % 24 == 1 for a, b in zip(layout["osts"], layout["osts"][1:]))
+    with pytest.raises(ValueError):
+        parsers.format_lfs_getstripe("/x", 2 ** 20, [])

@@ -26,9 +26,9 @@ def test_unknown_lesson_and_table_name_what_exists():
         tables.artefact("01-roles", "missing.log")
 
 
-def test_lessons_table_lists_seven_lessons_in_order():
+def test_lessons_table_lists_the_nine_lessons_in_order():
     lessons = tables.lessons()
-    assert list(lessons["number"]) == list(range(1, 8))
+    assert list(lessons["number"]) == list(range(1, 10))
     assert lessons["lesson_id"].iloc[0] == "01-roles"
     assert all(lid.startswith(f"{n:02d}-") for n, lid in zip(lessons["number"], lessons["lesson_id"]))
 

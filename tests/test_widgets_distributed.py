@@ -64,3 +64,36 @@ def test_practice_quiz_has_enough_questions_and_all_answers_check():
         quiz.choose(i, question.answer)
         assert quiz.check(i) is True
     assert quiz.score == (len(quiz.questions), len(quiz.questions))
+
+
+def test_sliders_start_and_stay_on_round_values():
+    from infraprep.widgets.distributed import MODEL_SIZES_B, CheckpointPlanner
+
+    planner = ParallelismPlanner()
+    assert planner._params.value == 70 and set(MODEL_SIZES_B) <= set(planner._params.options)
+    explorer = AllReduceExplorer()
+    assert (explorer._alpha.value, explorer._bw.value, explorer._size.value) == (10, 50, 25)
+    for control in (planner._params, explorer._alpha, explorer._bw, explorer._size, CheckpointPlanner()._params):
+        assert all(float(option) == round(float(option), 3) for option in control.options)
+
+
+def test_checkpoint_planner_uses_14_bytes_a_parameter_and_async_pauses_less():
+    from infraprep.widgets.distributed import CheckpointPlanner
+
+    planner = CheckpointPlanner()
+    sync = planner.plan(params_b=70, gpus=1024, write_gb_s=100, mtbf_h=6, device_to_host_gb_s=25, asynchronous=False)
+    assert sync["checkpoint_gb"] == pytest.approx(70 * 14)
+    assert sync["shard_gb"] == pytest.approx(980 / 1024)
+    assert sync["pause_s"] == pytest.approx(9.8) == sync["write_s"]
+    assert sync["interval_min"] == pytest.approx(estimates.young_interval(9.8, 6 * 3600) / 60)
+    done = planner.plan(params_b=70, gpus=1024, write_gb_s=100, mtbf_h=6, device_to_host_gb_s=25, asynchronous=True)
+    assert done["pause_s"] == pytest.approx(980e9 / 1024 / 25e9)
+    assert done["waste_fraction"] < sync["waste_fraction"]
+    slow = planner.plan(params_b=1000, gpus=64, write_gb_s=10, mtbf_h=1, asynchronous=True)
+    assert not slow["keeps_up"]
+    planner._async.value = True
+    planner._params.value = 1000
+    planner._gpus.value = 64
+    planner._write.value = 10
+    planner._mtbf.value = 1
+    assert "queue up" in planner._out.value and "14,000 GB" in planner._out.value

@@ -4,7 +4,8 @@ import pytest
 
 from infraprep import tables
 from infraprep.widgets import PracticeQuiz
-from infraprep.widgets.kubernetes import SchedulerExplorer, TolerationMatcher
+
+from infraprep.widgets.kubernetes import SchedulerExplorer, TolerationMatcher, TopologyPolicyExplorer
 
 
 def test_explorer_shows_deadlock_then_gang_fixes_it():
@@ -12,7 +13,7 @@ def test_explorer_shows_deadlock_then_gang_fixes_it():
     assert ex.scenario.value == "random mix" and "Deadlock" in ex.summary_box.value
     ex.policy.value = "gang"
     assert "No deadlock" in ex.summary_box.value and "20 of 20 jobs finished" in ex.summary_box.value
-    ex.scenario.value = "two gang jobs at once"
+    ex.scenario.value = SchedulerExplorer.LAB
     assert ex.seed.disabled and "4 of 4 jobs finished" in ex.summary_box.value
     ex.policy.value = "per-pod"
     assert "Deadlock" in ex.summary_box.value and ex.last.nodes == 4
@@ -56,6 +57,10 @@ def test_toleration_matcher_explains():
     assert not ok and "effect" in reasons[0]
     tm.tolerations.value = "- key: [\n"
     assert "YAML syntax error on line" in tm.verdict.value
+    laughs = "a: &a [x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + chr(ord(c) - 1)] * 8)}]\n" for c in "bcdefghi")
+    tm.tolerations.value = laughs  # refused before its aliases are expanded
+    assert "aliases" in tm.verdict.value
     tm.taint.value = "no-effect"
     assert "not a taint" in tm.verdict.value
     with pytest.raises(ValueError):
@@ -70,3 +75,17 @@ def test_practice_quiz_has_at_least_six_valid_questions():
         assert quiz.check(i) is True
     assert quiz.score == (len(quiz.questions), len(quiz.questions))
     assert len(tables.load("04-kubernetes", "practice")) == len(quiz.questions)
+
+
+def test_topology_policy_explorer_shows_restricted_refusing_a_split_request():
+    ex = TopologyPolicyExplorer()
+    assert (ex.request.value, ex.free0.value, ex.free1.value) == (2, 1, 1)
+    assert "rejects" in ex.table.value and "admits" in ex.table.value
+    verdicts = ex.verdicts(2, 1, 1)
+    assert [verdicts[p][0] for p in ("none", "best-effort", "restricted", "single-numa-node")] == [True, True, False, False]
+    ex.request.value = 8
+    ex.free0.value = ex.free1.value = 4
+    assert ex.verdicts(8, 4, 4)["restricted"][0] and not ex.verdicts(8, 4, 4)["single-numa-node"][0]
+    assert ex.table.value.count("<b>admits</b>") == 3
+    ex.free1.value = 0
+    assert ex.table.value.count("<b>rejects</b>") == 4 and "only 4 GPUs are free" in ex.table.value

@@ -10,7 +10,7 @@ from infraprep.widgets.storage_networking import CheckpointLoaderCalculator, Fat
 def test_calculator_numbers():
     calc = CheckpointLoaderCalculator()
     calc.set(params_billion=405, write_gb_s=50, checkpoint_every_steps=500, step_time_s=10,
-             samples_per_s_per_gpu=4, bytes_per_sample=2e6, gpus=2048)
+             samples_per_s_per_gpu=4, mb_per_sample=2, gpus=2048)
     r = calc.results()
     assert r["checkpoint_gb"] == pytest.approx(405 * 14)
     assert r["write_time_s"] == pytest.approx(405 * 14 / 50)
@@ -18,7 +18,7 @@ def test_calculator_numbers():
     assert r["overhead_fraction"] == pytest.approx(113.4 / (5000 + 113.4))
     assert r["loader_gb_s_per_gpu"] == pytest.approx(0.008)
     assert r["loader_gb_s_cluster"] == pytest.approx(16.384)
-    assert "5,670 GB" in calc.output.value
+    assert "5,670 GB" in calc.output.value and "14 bytes a parameter" in calc.output.value
 
 
 def test_calculator_rejects_unknown_settings():
@@ -35,9 +35,21 @@ def test_sizer_and_three_level_message():
     assert (r["leaves"], r["spines"], r["switches"], r["two_level_limit"]) == (64, 32, 96, 2048)
     assert r["bisection_tbit_s"] == pytest.approx(1024 * 0.4)
     sizer.set(hosts=3000)
-    assert "third level" in sizer.output.value
+    assert sizer.results()["levels"] == 3 and "aggregation" in sizer.output.value
+    assert sizer.results()["switches"] == estimates.three_level_fat_tree_for_hosts(3000, 64)["switches"]
     sizer.set(oversubscription=3)
     assert sizer.results()["switches"] == estimates.leaf_spine_for_hosts(3000, 64, 3)["switches"]
+    sizer.set(hosts=4000)
+    assert "third level" in sizer.output.value  # oversubscribed designs are two-level only
+
+
+def test_sizer_three_levels_and_rail_only():
+    sizer = FatTreeSizer(hosts=16384, radix=64)
+    assert sizer.results()["switches"] == 1280 and "1,280" in sizer.output.value
+    sizer.set(rail_only=True, rails=8)
+    assert sizer.results()["switches"] == 768 and "8 rails" in sizer.output.value
+    sizer.set(hosts=16383)
+    assert "rails" in sizer.output.value and "cf222e" in sizer.output.value
 
 
 def test_widgets_display_themselves():

@@ -151,7 +151,9 @@ def _walk(obj, targets: dict, forbidden, depth: int, seen: set) -> str | None:
                     rest = dotted[len(mod) + 1:].split(".")
                     if all(part in words for part in rest):
                         return dotted
-                elif parts[-1] in words and mod.split(".")[0] == parts[0]:
+                if parts[-1] in words and mod.split(".")[0] == parts[0]:
+                    # the function re-exported by a package (``estimates.cheapest_layout`` for
+                    # ``infraprep.estimates.design.cheapest_layout``), or by any module on the way
                     obj2 = getattr(value, parts[-1], None)
                     if obj2 is not None and id(obj2) in targets:
                         return dotted

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import os
 import random
 import re
@@ -161,20 +160,9 @@ def _seed(*parts: str) -> int:
 
 
 def _fmt(value: Any) -> str:
-    """A number as people write it: thousands separators, no trailing zeros, at most 4 significant
-    figures after the point; other values as text."""
-    if type(value) is bool:
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        if value == int(value) and abs(value) < 1e15:
-            return f"{int(value):,}"
-        digits = max(0, 3 - int(math.floor(math.log10(abs(value))))) if value else 0
-        return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
-    return str(value)
+    from ..formatting import fmt
+
+    return fmt(value)
 
 
 def _in_kernel() -> bool:
@@ -266,11 +254,9 @@ class Assignment:
         self.rng(question, "options").shuffle(order)
         return Choice(question, list(options), order, multiple)
 
-    def show(self, question: str, **values: Any) -> Inputs:
+    def show(self, question: str, **values: Any) -> None:
         """Show this student's inputs for ``question`` in the notebook (nothing outside a kernel)."""
-        inputs = Inputs(question, values)
         if _in_kernel():
             from IPython.display import display
 
-            display(inputs)
-        return inputs
+            display(Inputs(question, values))

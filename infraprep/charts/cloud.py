@@ -13,9 +13,10 @@ from matplotlib.ticker import FuncFormatter
 from .. import estimates
 from .style import PALETTE, dollar_axis, new_figure, usd
 
-__all__ = ["cost_time_vs_gpus", "cost_time_vs_mfu", "spot_vs_on_demand", "price_per_gpu_hour"]
+__all__ = ["cost_time_vs_gpus", "cost_time_vs_mfu", "spot_vs_on_demand", "price_per_gpu_hour", "price_per_exaflop",
+           "own_vs_rent"]
 
-_CLOUD_COLOURS = {"aws": PALETTE[1], "gcp": PALETTE[0], "azure": PALETTE[2]}
+_CLOUD_COLOURS = {"aws": PALETTE[1], "gcp": PALETTE[0], "azure": PALETTE[2], "neocloud": PALETTE[4]}
 
 
 def _twin(ax, colour_left: str, colour_right: str):
@@ -169,4 +170,83 @@ def price_per_gpu_hour(instances: pd.DataFrame) -> Figure:
     if missing:
         title += f" (no verified price: {', '.join(missing)})"
     ax.set_title(title, fontsize=10)
+    return fig
+
+
+def _offers(instances: pd.DataFrame, neoclouds: pd.DataFrame | None) -> pd.DataFrame:
+    """Priced offers as ``label, kind, gpu_model, usd_per_gpu_hour`` (instances and, if given, neoclouds)."""
+    priced = instances.dropna(subset=["on_demand_usd_per_hour"])
+    rows = [{"label": f"{r.instance} ({r.gpu_model})", "kind": str(r.cloud), "gpu_model": str(r.gpu_model),
+             "usd_per_gpu_hour": estimates.price_per_gpu_hour(r.on_demand_usd_per_hour, r.gpus)}
+            for r in priced.itertuples()]
+    if neoclouds is not None:
+        rows += [{"label": f"{r.provider} {r.gpu_model}", "kind": "neocloud", "gpu_model": str(r.gpu_model),
+                  "usd_per_gpu_hour": estimates.price_per_gpu_hour(r.usd_per_hour, r.gpus)}
+                 for r in neoclouds.itertuples()]
+    if not rows:
+        raise ValueError("no offer has a price")
+    return pd.DataFrame(rows)
+
+
+def price_per_exaflop(instances: pd.DataFrame, gpus: pd.DataFrame, neoclouds: pd.DataFrame | None = None,
+                      mfu: float = 0.4) -> Figure:
+    """USD per 10^18 useful FLOPs (dense BF16 peak × MFU) for every priced offer, cheapest first.
+
+    Teaches: a faster GPU at a higher hourly price can be the cheaper one per unit of work,
+    and the same GPU costs very different amounts from different sellers.
+    """
+    peaks = dict(zip(gpus["gpu_model"], gpus["bf16_dense_tflops"]))
+    offers = _offers(instances, neoclouds)
+    missing = sorted(set(offers["gpu_model"]) - set(peaks))
+    if missing:
+        raise ValueError(f"no peak FLOP/s for: {', '.join(missing)}")
+    offers["usd_per_exaflop"] = [estimates.usd_per_useful_exaflop(p, peaks[g] * 1e12, mfu)
+                                 for p, g in zip(offers["usd_per_gpu_hour"], offers["gpu_model"])]
+    offers = offers.sort_values("usd_per_exaflop").reset_index(drop=True)
+    fig, ax = new_figure(8, 0.36 * len(offers) + 1.5)
+    ax.barh(range(len(offers)), offers["usd_per_exaflop"], color=[_CLOUD_COLOURS.get(k, PALETTE[7]) for k in offers["kind"]])
+    ax.set_yticks(range(len(offers)), offers["label"], fontsize=8)
+    ax.invert_yaxis()
+    for y, value in enumerate(offers["usd_per_exaflop"]):
+        ax.annotate(f"${value:.2f}", (value, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
+    ax.set_xlim(0, offers["usd_per_exaflop"].max() * 1.18)
+    ax.set_xlabel(f"USD per 10¹⁸ useful FLOPs at {mfu:.0%} MFU (dense BF16; list prices, dated)")
+    kinds = [k for k in _CLOUD_COLOURS if k in set(offers["kind"])]
+    ax.legend(handles=[Patch(color=_CLOUD_COLOURS[k], label=k.upper() if k != "neocloud" else "neocloud") for k in kinds],
+              fontsize=8, loc="upper right")
+    ax.set_title("What a unit of training work costs, by offer", fontsize=10)
+    return fig
+
+
+def own_vs_rent(server_usd: float, gpus_per_server: int, years: float, server_kw: float, usd_per_kwh: float,
+                pue: float, rent_usd_per_gpu_hour: dict[str, float],
+                utilisations: Sequence[float] = tuple(np.round(np.arange(0.1, 1.001, 0.05), 2)),
+                other_usd_per_server_year: float = 0.0) -> Figure:
+    """Cost per used GPU-hour of an owned server against utilisation, beside flat rental prices.
+
+    Teaches: owning costs the same every hour, busy or idle, so its price per useful hour
+    falls as 1/utilisation; each rental price crosses it at a break-even utilisation.
+    """
+    values = [float(u) for u in utilisations]
+    own = [estimates.on_prem_gpu_hour_usd(server_usd, gpus_per_server, years, server_kw, usd_per_kwh, pue, u,
+                                          other_usd_per_server_year)["total"] for u in values]
+    fig, ax = new_figure(8, 4.5)
+    ax.plot(values, own, "o-", color=PALETTE[0], lw=2, label=f"owned: {years:g}-year life, {pue:g} PUE, ${usd_per_kwh:g}/kWh")
+    top = max(max(rent_usd_per_gpu_hour.values()) * 1.25, own[0] * 0.5)
+    for i, (label, price) in enumerate(rent_usd_per_gpu_hour.items()):
+        colour = PALETTE[(i + 1) % len(PALETTE)]
+        ax.axhline(price, color=colour, ls="--", lw=1.5, label=f"rent: {label} (${price:.2f})")
+        u = estimates.on_prem_break_even_utilisation(price, server_usd, gpus_per_server, years, server_kw,
+                                                     usd_per_kwh, pue, other_usd_per_server_year)
+        if u <= 1:
+            ax.plot([u], [price], "o", color=colour)
+            ax.annotate(f"{u:.0%}", (u, price), xytext=(4, 6), textcoords="offset points", fontsize=8, color=colour)
+    ax.set_ylim(0, top)
+    ax.set_xlim(0, 1.02)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.0%}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"${v:,.0f}" if v >= 10 else f"${v:.1f}"))
+    ax.set_xlabel("utilisation of the owned GPUs (share of hours doing useful work)")
+    ax.set_ylabel("USD per used GPU-hour")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title("Own or rent? Owned GPUs get cheaper per useful hour the busier they are", fontsize=10)
     return fig

@@ -10,9 +10,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 
 from .. import estimates
+from .gpu import readable_number
 from .style import PALETTE, new_figure
 
-__all__ = ["zero_memory_chart", "allreduce_time_chart", "bubble_chart", "lab_fit_chart", "step_time_chart"]
+__all__ = ["zero_memory_chart", "allreduce_time_chart", "bubble_chart", "lab_fit_chart", "step_time_chart",
+           "schedule_chart", "format_ranges_chart"]
 
 def _log_axes(ax, x_base: float = 10) -> None:
     """Log-log axes with major ticks only (minor log ticks add nothing here and double the drawing time)."""
@@ -134,4 +136,59 @@ def step_time_chart(trace: pd.DataFrame, collapse_step: int | None = None) -> Fi
         ax.annotate(f"collapse at step {collapse_step}", (collapse_step, ax.get_ylim()[1]), xytext=(4, -12),
                     textcoords="offset points", fontsize=8)
     ax.set_title("A data-pipeline stall: compute is fine, the GPUs wait for input")
+    return fig
+
+
+_SCHEDULE_LABELS = {"1f1b": "GPipe and 1F1B", "interleaved": "interleaved 1F1B, v = {v} chunks a GPU",
+                    "zb-h1": "ZB-H1 zero bubble (1F1B's memory)", "zb-h2": "ZB-H2 zero bubble (2× activations)"}
+
+
+def schedule_chart(stages: int = 8, max_microbatches: int = 64, virtual_stages: int = 2,
+                   schedules: Sequence[str] = ("1f1b", "interleaved", "zb-h1", "zb-h2")) -> Figure:
+    """Idle fraction of a step against micro-batches for several pipeline schedules at one depth p.
+
+    Fractions come from :func:`estimates.schedule_bubble_fraction` (forward, backward-for-inputs
+    and backward-for-weights of equal length).
+    """
+    m = np.arange(1, int(max_microbatches) + 1)
+    fig, ax = new_figure()
+    for colour, name in zip(PALETTE, schedules):
+        values = [estimates.schedule_bubble_fraction(name, stages, int(k), virtual_stages) for k in m]
+        ax.plot(m, values, color=colour, label=_SCHEDULE_LABELS.get(name, name).format(v=virtual_stages))
+    ax.set_xlabel("micro-batches per step (m)")
+    ax.set_ylabel("idle fraction of the step")
+    ax.set_ylim(-0.02, 1)
+    ax.set_title(f"Pipeline schedules at p = {stages} stages: what each buys against 1F1B")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def format_ranges_chart(formats: Sequence[str] = ("fp32", "bf16", "fp16", "fp8_e5m2", "fp8_e4m3"),
+                        values=None, value_label: str = "values to store") -> Figure:
+    """Each format's representable magnitudes on a log axis: normal range (solid) and subnormals (light).
+
+    ``values`` (optional, array-like) draws the spread of a tensor's magnitudes (5th to 95th
+    percentile of the non-zero ones) as a shaded band, to show which formats need scaling.
+    """
+    fig, ax = new_figure(8, 3.8)
+    names = list(formats)
+    for i, name in enumerate(names):
+        spec = estimates.float_format(name)
+        y = len(names) - 1 - i
+        low, normal, high = (np.log10(spec["min_subnormal"]), np.log10(spec["min_normal"]), np.log10(spec["max_normal"]))
+        ax.barh(y, normal - low, left=low, color=PALETTE[i % len(PALETTE)], alpha=0.35, height=0.6)
+        ax.barh(y, high - normal, left=normal, color=PALETTE[i % len(PALETTE)], height=0.6)
+        ax.annotate(f"max {readable_number(spec['max_normal'], 3)}", (high, y), xytext=(4, 0), textcoords="offset points",
+                    va="center", fontsize=8)
+    if values is not None:
+        mags = np.abs(np.asarray(values, dtype=float))
+        mags = mags[mags > 0]
+        if mags.size:
+            lo, hi = np.log10(np.percentile(mags, [5, 95]))
+            ax.axvspan(lo, hi, color="grey", alpha=0.2, label=f"{value_label} (5th to 95th percentile)")
+            ax.legend(fontsize=8, loc="lower left")
+    ax.set_yticks(range(len(names)), [n.replace("fp8_", "fp8 ") for n in reversed(names)])
+    ax.set_xlabel("log₁₀ of the magnitude (solid: normal numbers, light: subnormals)")
+    ax.set_xlim(-48, 48)
+    ax.set_title("Range of each format: FP8 covers a few powers of ten, so tensors are scaled into it")
     return fig

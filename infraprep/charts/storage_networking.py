@@ -1,4 +1,5 @@
-"""Charts for lesson 6 (storage and networking): checkpoint write time, fat-tree sizing, nccl-tests curves."""
+"""Charts for lesson 6 (storage and networking): checkpoint write time, fat-tree sizing, nccl-tests curves,
+InfiniBand generations, ECMP collisions and fabrics of 16k-100k GPUs."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from matplotlib.ticker import FuncFormatter
 
 from .. import estimates
 from .style import PALETTE, new_figure
+
+__all__ = ["checkpoint_write_times", "fat_tree_scaling", "nccl_busbw_curves", "infiniband_generations",
+           "ecmp_efficiency", "fabric_size"]
 
 
 def _duration(seconds: float, _pos=None) -> str:
@@ -117,3 +121,88 @@ def _bytes_label(value: float, _pos=None) -> str:
         if value >= size:
             return f"{value / size:g} {unit}"
     return f"{value:g} B"
+
+
+def infiniband_generations(generations: pd.DataFrame) -> Figure:
+    """Rate of a 4x InfiniBand port by generation (log scale): the rate it is sold as, each step marked
+    with its factor over the last, and the data rate it carries after encoding.
+
+    Takes the lesson's ``infiniband_generations`` table. Teaches: the port rate doubled
+    SDR→DDR→QDR and from EDR on, but QDR→FDR→EDR grew 1.4× and 1.8× (the new 64b/66b
+    encoding made the data-rate step QDR→FDR 1.7×).
+    """
+    if generations.empty:
+        raise ValueError("give at least one generation")
+    names = list(generations["generation"])
+    sold = [float(v) for v in generations["port_4x_gbit_s"]]
+    data = [float(v) * 4 for v in generations["lane_data_gbit_s"]]
+    fig, ax = new_figure(8.5, 4.2)
+    ax.bar(range(len(names)), sold, color=PALETTE[0], label="port rate it is sold as (4 lanes)")
+    ax.plot(range(len(names)), data, "o", color=PALETTE[1], label="data it carries after encoding")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(names)), names)
+    for i in range(1, len(names)):
+        factor = sold[i] / sold[i - 1]
+        ax.annotate(f"×{factor:.2g}", (i, sold[i]), xytext=(0, 4), textcoords="offset points", ha="center",
+                    fontsize=9, color=PALETTE[3] if abs(factor - 2) > 0.05 else "#333333",
+                    fontweight="bold" if abs(factor - 2) > 0.05 else "normal")
+    ax.set_ylim(min(data) / 1.5, max(sold) * 2.2)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}"))
+    ax.set_ylabel("Gb/s (log scale)")
+    ax.set_title("InfiniBand generations: not every step doubles", fontsize=10)
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    return fig
+
+
+def ecmp_efficiency(paths: Sequence[int] = (8, 64), flows_per_path: Sequence[int] = (1, 2, 3, 4, 6, 8)) -> Figure:
+    """Expected speed of a synchronous collective whose equal elephant flows ECMP hashes onto ``paths``
+    links, as a share of an even spread, against flows per path (one line per path count).
+
+    Teaches: with one flow a path, hashing collides almost surely and the collective runs
+    at about 40% (8 paths) or 26% (64 paths) of its speed; many more, smaller flows (QP
+    scaling) help slowly; adaptive routing or packet spraying spread the load evenly.
+    """
+    fig, ax = new_figure(8.5, 4.2)
+    for i, m in enumerate(int(p) for p in paths):
+        xs = [int(x) for x in flows_per_path]
+        eff = [estimates.ecmp_collective_efficiency(x * m, m) for x in xs]
+        ax.plot(xs, eff, "o-", ms=4, color=PALETTE[i % len(PALETTE)], lw=1.8, label=f"ECMP hashing, {m} paths")
+        ax.annotate(f"{eff[0]:.0%}", (xs[0], eff[0]), xytext=(6, -4), textcoords="offset points", fontsize=8,
+                    color=PALETTE[i % len(PALETTE)])
+    ax.axhline(1.0, color="#666666", ls="--", lw=1, label="even spread (adaptive routing, packet spraying)")
+    ax.set_ylim(0, 1.08)
+    ax.set_xticks(list(flows_per_path))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.0%}"))
+    ax.set_xlabel("flows per path")
+    ax.set_ylabel("collective speed ÷ even spread")
+    ax.set_title("Elephant flows on ECMP: one collision slows the whole collective", fontsize=10)
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    return fig
+
+
+def fabric_size(gpu_counts: Sequence[int] = (1024, 2048, 4096, 8192, 16384, 32768, 65536),
+                radix: int = 64, rails: int = 8) -> Figure:
+    """Switches for a non-blocking fabric of one NIC a GPU against GPUs: a full fat tree (2 or 3 levels)
+    and a rail-only fabric (one fat tree a rail), log-log, with the level changes marked.
+
+    Teaches: a radix-64 two-level tree stops at 2,048 ports; 16k-64k GPUs need three
+    levels (5k²/4 switches at the k³/4 limit); rail-only fabrics stay a level lower.
+    """
+    counts = [int(g) for g in gpu_counts]
+    full = [estimates.fat_tree_for_hosts(g, radix) for g in counts]
+    rail = [estimates.rail_only_fabric(g // rails, rails, radix) for g in counts]
+    fig, ax = new_figure(8.5, 4.5)
+    ax.plot(counts, [d["switches"] for d in full], "o-", color=PALETTE[0], lw=2, label="full fat tree")
+    ax.plot(counts, [d["switches"] for d in rail], "s--", color=PALETTE[2], lw=2, label=f"rail-only ({rails} rails)")
+    for g, d in zip(counts, full):
+        ax.annotate(f"{d['levels']}", (g, d["switches"]), xytext=(0, 7), textcoords="offset points",
+                    ha="center", fontsize=8, color=PALETTE[0])
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(counts, [f"{c:,}" for c in counts], fontsize=8)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}"))
+    ax.set_xlabel("GPUs (one NIC port each)")
+    ax.set_ylabel(f"switches of radix {radix}")
+    ax.set_title(f"How many {radix}-port switches a GPU fabric needs (numbers: switch levels)", fontsize=10)
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    return fig

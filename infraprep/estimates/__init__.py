@@ -5,7 +5,8 @@ Lessons call these; they never retype a formula. Grouped by topic:
 ``communication`` (AllReduce, busbw, transfers), ``parallelism`` (pipeline
 bubble), ``reliability`` (checkpoint interval), ``cost`` (cloud prices) and
 ``storage``/``network`` (throughput, fat trees) and ``inference`` (prefill, decode,
-KV capacity, queues, speculative decoding, serving cost).
+KV capacity, queues, speculative decoding, serving cost) and ``design`` (power and PUE,
+failures and goodput at scale, sharded checkpoints, three-tier fabrics, layouts, the binding constraint).
 """
 
 from .communication import *  # noqa: F401,F403
@@ -17,3 +18,4 @@ from .reliability import *  # noqa: F401,F403
 from .storage import *  # noqa: F401,F403
 from .network import *  # noqa: F401,F403
 from .inference import *  # noqa: F401,F403
+from .design import *  # noqa: F401,F403

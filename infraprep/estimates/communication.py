@@ -20,6 +20,8 @@ __all__ = [
     "COLLECTIVES", "ring_allreduce_bytes_per_gpu", "ring_allreduce_time_s", "tree_allreduce_time_s",
     "ring_tree_crossover_bytes", "collective_time_s", "busbw_factor", "allreduce_busbw", "busbw",
     "algbw", "transfer_time_s", "bucketed_allreduce_time_s", "fit_ring_alpha_beta",
+    "peer_bandwidth_bytes_s", "moe_alltoall_bytes", "moe_alltoall_time_s", "ulysses_alltoall_bytes_per_gpu",
+    "ring_attention_kv_bytes_per_step", "ring_attention_min_chunk_tokens", "fsdp_bytes_per_gpu",
 ]
 
 #: Names accepted by :func:`busbw_factor` and :func:`collective_time_s` (lower case, no separators).
@@ -208,3 +210,140 @@ def fit_ring_alpha_beta(
         "slope_s_per_byte": slope,
         "r2": 1 - residual / total if total > 0 else 1.0,
     }
+
+
+# ---------------------------------------------------------------------------- scale-up topologies
+
+def peer_bandwidth_bytes_s(topology: str, gpu_bandwidth_bytes_s: float, peers: int = 1, links: int = 7) -> dict[str, float]:
+    """One-direction bandwidth a GPU gets to each of ``peers`` peers it sends to at once, and in total.
+
+    ``"switch"`` (NVSwitch): the GPU's whole link bandwidth can go to any one peer, and is
+    shared when it sends to several: per peer = total / peers. An H100 has 450 GB/s each
+    way, all of it to one peer, 64 GB/s to each of seven.
+    ``"mesh"`` (MI300X Infinity Fabric, no switch): each peer has its own direct link of
+    total / ``links``, so one peer never gets more than one link. An MI300X's 448 GB/s
+    each way are 7 links of 64 GB/s: 64 GB/s to one peer, 448 GB/s only when all seven
+    peers are used at once.
+    Returns ``per_peer_bytes_s`` and ``aggregate_bytes_s``. Sources: NVIDIA NVLink and
+    NVSwitch pages; AMD Instinct MI300X data sheet (7 links, 128 GB/s bidirectional each).
+    """
+    total = positive("gpu_bandwidth_bytes_s", gpu_bandwidth_bytes_s)
+    n = count("peers", peers)
+    kind = str(topology).lower()
+    if kind == "switch":
+        per_peer = total / n
+    elif kind == "mesh":
+        k = count("links", links)
+        if n > k:
+            raise ValueError(f"a full mesh with {k} links reaches at most {k} peers directly, not {n}")
+        per_peer = total / k
+    else:
+        raise ValueError(f"topology must be 'switch' or 'mesh', got {topology!r}")
+    return {"per_peer_bytes_s": per_peer, "aggregate_bytes_s": per_peer * n}
+
+
+# ---------------------------------------------------------------------------- expert parallelism
+
+def moe_alltoall_bytes(tokens: int, hidden: int, top_k: int = 1, bytes_per_value: float = 2) -> float:
+    """Buffer of one MoE dispatch (or combine) AllToAll on one GPU: tokens · top_k · hidden · bytes.
+
+    Every token this GPU holds is sent to each of its top-k experts as a hidden-size vector
+    (dispatch), and the experts' outputs come back the same way (combine). This is the
+    ``S`` that :func:`collective_time_s` takes for ``"alltoall"``; with experts spread
+    evenly over n GPUs, (n−1)/n of it leaves the GPU. A training step does four such
+    AllToAlls per MoE layer: dispatch and combine in forward, and both again in backward.
+    Source: Lepikhin et al., "GShard" (2020), §2; Fedus et al., "Switch Transformers" (2021), §2.
+    """
+    return float(count("tokens", tokens) * count("top_k", top_k) * count("hidden", hidden)) * positive(
+        "bytes_per_value", bytes_per_value)
+
+
+def moe_alltoall_time_s(tokens: int, hidden: int, gpus: int, alpha_s: float, bandwidth_bytes_s: float,
+                        top_k: int = 1, bytes_per_value: float = 2, alltoalls: int = 4) -> float:
+    """α-β time of the AllToAlls of one MoE layer in one training step (``alltoalls`` of them, 4 by default).
+
+    Each is (n−1)·α + (n−1)/n · S/B with S from :func:`moe_alltoall_bytes`.
+    """
+    size = moe_alltoall_bytes(tokens, hidden, top_k, bytes_per_value)
+    return count("alltoalls", alltoalls) * collective_time_s("alltoall", size, gpus, alpha_s, bandwidth_bytes_s)
+
+
+# ---------------------------------------------------------------------------- context parallelism
+
+def ulysses_alltoall_bytes_per_gpu(seq_len: int, cp: int, hidden: int, kv_hidden: int | None = None,
+                                   bytes_per_value: float = 2) -> float:
+    """Bytes one GPU sends in the AllToAlls of one attention layer's forward pass under DeepSpeed-Ulysses.
+
+    Each GPU holds s/cp tokens. Before attention, AllToAlls turn "my tokens, all heads" into
+    "all tokens, my heads" for Q, K and V; after it, one more AllToAll turns the output back.
+    Each moves (cp−1)/cp of a local s/cp × width tensor: width h for Q and the output,
+    ``kv_hidden`` (= kv_heads · head_dim, h without GQA) for K and V. Total
+    (s/cp) · (2h + 2·kv_hidden) · bytes · (cp−1)/cp — it shrinks as cp grows, so the per-GPU
+    traffic stays flat when sequence and GPUs grow together. The degree cp cannot exceed
+    the number of (KV) heads. Source: Jacobs et al., "DeepSpeed Ulysses" (2023), §3.
+    """
+    s, p, h = count("seq_len", seq_len), count("cp", cp), count("hidden", hidden)
+    kv = h if kv_hidden is None else count("kv_hidden", kv_hidden)
+    if s % p:
+        raise ValueError(f"a sequence of {s} tokens does not split evenly over {p} GPUs")
+    return (s / p) * (2 * h + 2 * kv) * positive("bytes_per_value", bytes_per_value) * (p - 1) / p
+
+
+def ring_attention_kv_bytes_per_step(seq_len: int, cp: int, kv_hidden: int, bytes_per_value: float = 2) -> float:
+    """Bytes a GPU passes to its ring neighbour at each of the cp−1 steps of ring attention:
+    its current K and V blocks, 2 · (s/cp) · kv_hidden · bytes.
+
+    Each GPU keeps its Q block and computes attention against one K/V block at a time while
+    the next block arrives. Source: Liu, Zaharia and Abbeel, "Ring Attention with Blockwise
+    Transformers for Near-Infinite Context" (2023), §3.
+    """
+    s, p = count("seq_len", seq_len), count("cp", cp)
+    if s % p:
+        raise ValueError(f"a sequence of {s} tokens does not split evenly over {p} GPUs")
+    return 2.0 * (s / p) * count("kv_hidden", kv_hidden) * positive("bytes_per_value", bytes_per_value)
+
+
+def ring_attention_min_chunk_tokens(peak_flop_s: float, bandwidth_bytes_s: float, heads: int, kv_heads: int,
+                                    bytes_per_value: float = 2) -> float:
+    """Smallest tokens-per-GPU chunk c for which ring attention hides its transfers behind compute.
+
+    One step computes Q·Kᵀ and the weighted sum of V for a c × c block: 4·c²·heads·head_dim
+    FLOPs, while 2·c·kv_heads·head_dim·bytes of K and V travel to the neighbour. The transfer
+    hides when 4c²·H·d/F ≥ 2c·H_kv·d·b/B, i.e. c ≥ H_kv·b·F / (2·H·B) (head_dim cancels;
+    with H_kv = H and 2-byte values it is the paper's c ≥ F/B). On H100s (989 TFLOP/s) over
+    one 400 Gb/s NIC a GPU (50 GB/s) with full multi-head attention that is about 19,800
+    tokens; with 8 KV heads of 64, about 2,470. Forward pass only (backward has more FLOPs
+    per byte, so it hides more easily).
+    Source: Liu, Zaharia and Abbeel (2023), §3 (block size against FLOPs and bandwidth).
+    """
+    f = positive("peak_flop_s", peak_flop_s)
+    bw = positive("bandwidth_bytes_s", bandwidth_bytes_s)
+    h, kv = count("heads", heads), count("kv_heads", kv_heads)
+    if kv > h:
+        raise ValueError(f"kv_heads ({kv}) cannot exceed heads ({h})")
+    return kv * positive("bytes_per_value", bytes_per_value) * f / (2 * h * bw)
+
+
+# ---------------------------------------------------------------------------- sharded data parallelism
+
+def fsdp_bytes_per_gpu(params: float, shard_gpus: int, replicas: int = 1, reshard_after_forward: bool = True,
+                       bytes_per_value: float = 2) -> dict[str, float]:
+    """Bytes one GPU sends in one training step of FSDP (FSDP2 ``fully_shard``) or HSDP.
+
+    Within the shard group of n = ``shard_gpus``: an AllGather of the parameters before
+    forward, another before backward (skipped with ``reshard_after_forward=False``, which
+    keeps the gathered weights like ZeRO-2), and a ReduceScatter of the gradients, each
+    moving (n−1)/n · Ψ · bytes. With ``replicas`` > 1 (HSDP: a 2-D DeviceMesh, replicate ×
+    shard) the gradient shard of Ψ/n is also AllReduced across the r replicas:
+    2(r−1)/r · Ψ/n · bytes, usually over the slower inter-node network.
+    Returns ``shard_group`` and ``replica_group`` bytes and their ``total``. Plain DDP
+    (n = 1, r GPUs) is 2(r−1)/r · Ψ · bytes. Sources: ZeRO paper §7; PyTorch
+    ``fully_shard`` documentation; Zhao et al., "PyTorch FSDP" (VLDB 2023), §3.
+    """
+    psi = positive("params", params)
+    n, r = count("shard_gpus", shard_gpus), count("replicas", replicas)
+    b = positive("bytes_per_value", bytes_per_value)
+    gathers = 2 if reshard_after_forward else 1
+    shard = (gathers + 1) * (n - 1) / n * psi * b
+    replica = 2 * (r - 1) / r * psi / n * b
+    return {"shard_group": shard, "replica_group": replica, "total": shard + replica}

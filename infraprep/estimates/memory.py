@@ -1,6 +1,8 @@
-"""Memory estimates: weights, training state per parameter, ZeRO stages, KV cache.
+"""Memory estimates: weights, training state per parameter, ZeRO stages, KV cache, capacities.
 
-Units: bytes.
+Units: bytes. Capacities are decimal gigabytes (1 GB = 10⁹ bytes) unless a function's ``unit``
+argument says otherwise: datasheets print "80 GB", ``nvidia-smi`` prints MiB (2²⁰ bytes) and
+PyTorch's out-of-memory messages print GiB (2³⁰ bytes). See :func:`capacity_bytes`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,27 @@ ADAM_MIXED_BYTES_PER_PARAM = 16
 WEIGHT_BYTES = 2
 GRADIENT_BYTES = 2
 OPTIMIZER_BYTES = 12
+#: A full mixed-precision Adam checkpoint: BF16 weights (2) + FP32 master weights, momentum and
+#: variance (12) = 14 bytes a parameter. Gradients are not saved: the first step after a restart
+#: computes new ones. The one definition the course uses (lessons 3, 6 and 7).
+CHECKPOINT_BYTES_PER_PARAM = WEIGHT_BYTES + OPTIMIZER_BYTES
+
+#: Bytes in one unit of :func:`capacity_bytes`.
+CAPACITY_UNITS = {"B": 1, "MB": 10**6, "GB": 10**9, "TB": 10**12, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def capacity_bytes(value: float, unit: str = "GB") -> float:
+    """A capacity in bytes: ``value`` in ``unit`` (decimal GB/MB/TB, binary GiB/MiB/TiB, or B).
+
+    The same H100 reads two ways: "80 GB" on the datasheet and ``81559MiB`` in ``nvidia-smi``
+    (85.52 × 10⁹ bytes, 79.6 GiB; PyTorch's messages count in GiB too, and a process gets
+    less than the total once the CUDA context is made). Taking the datasheet's 80 GB as 80 × 10⁹ bytes is
+    about 6.5 % below what ``nvidia-smi`` reports, so a budget checked against it errs on the
+    safe side; a budget checked against 80 GiB (85.9 × 10⁹) would not.
+    """
+    if unit not in CAPACITY_UNITS:
+        raise ValueError(f"unit must be one of {', '.join(CAPACITY_UNITS)}, got {unit!r}")
+    return positive("value", value) * CAPACITY_UNITS[unit]
 
 
 def weights_bytes(params: float, bytes_per_param: float = 2) -> float:
@@ -127,20 +150,28 @@ def training_memory(
     return parts
 
 
-def fits(total_bytes: float, memory_gb: float, usable_fraction: float = 1.0) -> bool:
-    """Whether ``total_bytes`` fits in ``memory_gb`` (decimal GB) times ``usable_fraction``."""
+def fits(total_bytes: float, memory_gb: float, usable_fraction: float = 1.0, unit: str = "GB") -> bool:
+    """Whether ``total_bytes`` fits in one GPU's memory times ``usable_fraction``.
+
+    ``memory_gb`` is read in ``unit``: decimal GB by default, which is how datasheets print
+    capacity (an "80 GB" H100 is 80 × 10⁹ bytes here). Pass ``unit="MiB"`` to check against
+    what ``nvidia-smi`` shows (``fits(x, 81559, unit="MiB")``: 85.52 × 10⁹ bytes) or
+    ``unit="GiB"`` for PyTorch's figures. Neither reading leaves room for the CUDA context,
+    NCCL buffers or allocator fragmentation: that is what ``usable_fraction`` is for.
+    """
     share = _non_negative_fraction("usable_fraction", usable_fraction)
     if share == 0:
         raise ValueError("usable_fraction must be greater than 0")
-    return positive("total_bytes", total_bytes) <= positive("memory_gb", memory_gb) * 1e9 * share
+    return positive("total_bytes", total_bytes) <= capacity_bytes(memory_gb, unit) * share
 
 
-def gpus_needed(total_bytes: float, memory_gb: float, usable_fraction: float = 1.0) -> int:
-    """Smallest number of GPUs whose memory holds ``total_bytes`` if it splits evenly."""
+def gpus_needed(total_bytes: float, memory_gb: float, usable_fraction: float = 1.0, unit: str = "GB") -> int:
+    """Smallest number of GPUs whose memory holds ``total_bytes`` if it splits evenly
+    (capacity read in ``unit`` as in :func:`fits`)."""
     share = _non_negative_fraction("usable_fraction", usable_fraction)
     if share == 0:
         raise ValueError("usable_fraction must be greater than 0")
-    per_gpu = positive("memory_gb", memory_gb) * 1e9 * share
+    per_gpu = capacity_bytes(memory_gb, unit) * share
     return max(1, math.ceil(positive("total_bytes", total_bytes) / per_gpu - 1e-12))
 
 

@@ -13,19 +13,29 @@ from .communication import transfer_time_s
 from .memory import OPTIMIZER_BYTES, WEIGHT_BYTES, weights_bytes
 
 __all__ = [
+    "CHECKPOINT_BYTES_PER_PARAM",
     "checkpoint_bytes", "checkpoint_write_time_s", "checkpoint_step_overhead_s",
     "checkpoint_overhead_fraction", "loader_bandwidth_bytes_s", "files_opened_per_s",
     "shards_needed", "lustre_stripe_index", "lustre_ost_for_offset",
+    "metadata_ops_per_s", "metadata_targets_needed", "raid0_bandwidth_bytes_s",
+    "parallel_write_bandwidth_bytes_s",
 ]
+
+#: Bytes a parameter in a full mixed-precision Adam checkpoint: 2 (BF16 weights) + 12 (FP32
+#: master weights, momentum and variance). The course uses this one definition everywhere.
+CHECKPOINT_BYTES_PER_PARAM = WEIGHT_BYTES + OPTIMIZER_BYTES
 
 
 def checkpoint_bytes(params: float, include_optimizer: bool = True,
                      weight_bytes: float = WEIGHT_BYTES, optimizer_bytes: float = OPTIMIZER_BYTES) -> float:
-    """Size of a training checkpoint: bf16 weights (2 B) + fp32 Adam state (12 B) a parameter.
+    """Size of a full training checkpoint: BF16 weights (2 B) + FP32 Adam state (12 B) a parameter.
 
-    With the optimizer that is 14 bytes a parameter (gradients are not saved: they are
-    recomputed after a restart); weights alone are 2 bytes a parameter. Byte counts come
-    from :mod:`infraprep.estimates.memory` (ZeRO paper, §3.1: 2 + 2 + 12 bytes in memory).
+    With the optimizer that is :data:`CHECKPOINT_BYTES_PER_PARAM` = 14 bytes a parameter, the
+    course's one definition. Training memory holds 16 (ZeRO paper, §3.1: 2 + 2 + 12); the
+    2 bytes of gradients are not saved because a checkpoint is taken at a step boundary,
+    after the optimizer has used them, and the next step computes fresh ones from its own
+    batch. Weights alone (for inference) are 2 bytes a parameter. Byte counts come from
+    :mod:`infraprep.estimates.memory`.
     """
     size = weights_bytes(params, weight_bytes)
     if include_optimizer:
@@ -94,3 +104,34 @@ def lustre_ost_for_offset(offset_bytes: float, stripe_size_bytes: float, ost_ind
     if not ost_indices:
         raise ValueError("ost_indices must list at least one OST")
     return ost_indices[lustre_stripe_index(offset_bytes, stripe_size_bytes, len(ost_indices))]
+
+
+def metadata_ops_per_s(samples_per_s: float, samples_per_file: float = 1, ops_per_file: float = 2) -> float:
+    """Metadata operations a second a loader asks of the file system: files opened a second × ops per file.
+
+    Opening a file on Lustre costs at least an ``open`` (with its lookup) and usually a
+    ``stat`` or ``close`` on the MDS: 2 operations a file is the default here.
+    """
+    return files_opened_per_s(samples_per_s, samples_per_file) * positive("ops_per_file", ops_per_file)
+
+
+def metadata_targets_needed(ops_per_s: float, ops_per_s_per_target: float) -> int:
+    """Metadata targets (Lustre MDTs behind DNE striped directories) needed for a metadata rate.
+
+    One MDT serves a bounded rate (a Lustre 2.5 MDT measured about 15,000 file creates and
+    400,000 stats a second); DNE spreads a directory tree, or one striped directory, over
+    several MDTs so the rates add up (Lustre manual, Distributed Namespace).
+    """
+    return math.ceil(positive("ops_per_s", ops_per_s) / positive("ops_per_s_per_target", ops_per_s_per_target))
+
+
+def raid0_bandwidth_bytes_s(drives: int, per_drive_bytes_s: float) -> float:
+    """Sequential bandwidth of ``drives`` NVMe drives striped as RAID 0: drives × one drive's rate."""
+    return count("drives", drives) * positive("per_drive_bytes_s", per_drive_bytes_s)
+
+
+def parallel_write_bandwidth_bytes_s(writers: int, per_writer_bytes_s: float, tier_bytes_s: float) -> float:
+    """Aggregate write bandwidth of ``writers`` parallel writers into a shared tier: the smaller of
+    writers × each writer's rate (its NIC or its local disks) and the tier's own aggregate limit."""
+    return min(count("writers", writers) * positive("per_writer_bytes_s", per_writer_bytes_s),
+               positive("tier_bytes_s", tier_bytes_s))

@@ -37,6 +37,7 @@ from types import SimpleNamespace
 
 from . import flags
 from .course import Course
+from ..assessment.variants import valid_identity
 from .escape import printable
 from .executors import DaskExecutor, LocalExecutor
 
@@ -282,10 +283,8 @@ class Coordinator:
     def _trusted(self, lesson: str, notebook: str, execute: list) -> dict | None:
         """The instructor's test and set-up cells, as plain data, for a judge that runs in an executor
         (the course's JudgedExecute reads them from here rather than from the gradebook)."""
-        try:
-            from .judge import JudgedExecute, TrustedCells
-        except ImportError:
-            return None
+        from .judge import JudgedExecute, TrustedCells
+
         if not any(isinstance(cls, type) and issubclass(cls, JudgedExecute) for cls in execute):
             return None
         key = (lesson, notebook)
@@ -479,15 +478,19 @@ class Coordinator:
                        "preprocessors": self.execute_pps}
 
     def run(self, lessons: list[str] | None = None, students: list[str] | None = None,
-            workers: int | None = None, scheduler: str | None = None, force: bool = False) -> AutogradeSummary:
+            workers: int | None = None, scheduler: str | None = None, force: bool = False,
+            executor=None) -> AutogradeSummary:
         import warnings
 
         from sqlalchemy.exc import SAWarning
         from tqdm.auto import tqdm
 
+        from .lock import gradebook_lock
+
         warnings.filterwarnings("ignore", message=".*not in session.*", category=SAWarning)
         started = time.perf_counter()
-        with self.course.gradebook() as gb:
+        # one writer at a time (infraprep watch beside a manual autograde): see infraprep.grading.lock
+        with gradebook_lock(self.course.root, "infraprep autograde", log=self.log), self.course.gradebook() as gb:
             known = {a.name for a in gb.assignments}
             gb.db.commit()
             submitted = self.course.submitted(lessons)
@@ -501,6 +504,10 @@ class Coordinator:
             pending = []
             for student, lesson in submitted:
                 if students is not None and student not in students:
+                    continue
+                if not valid_identity(student):  # a folder name no roster or exchange gives: never graded
+                    self._report(Problem(student, lesson, "-", "not a student id",
+                                         "submitted/ holds a folder whose name cannot be a student id; not graded"))
                     continue
                 if lesson not in expected:  # a stray folder must not stop the cohort
                     self._report(Problem(student, lesson, "-", "unknown lesson",
@@ -516,7 +523,8 @@ class Coordinator:
             warm = {lesson: tuple(sorted(imported_modules(
                 list(Path(cd.format_path(cd.source_directory, ".", lesson)).glob("*.ipynb"))))) for lesson in wanted}
             first = warm[pending[0][1]] if pending else ()
-            executor = DaskExecutor(scheduler, first) if scheduler else LocalExecutor(workers, first)
+            if executor is None:  # a long-running caller (infraprep watch) brings workers it keeps
+                executor = DaskExecutor(scheduler, first) if scheduler else LocalExecutor(workers, first)
             self.summary.executor = executor.name
             bar = tqdm(total=total, unit="nb", desc="autograde", disable=not self.progress or total == 0,
                        file=sys.stderr, dynamic_ncols=True)

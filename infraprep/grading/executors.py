@@ -97,6 +97,22 @@ class KernelPool:
         self._next, self._next_warm = self._start(warm), warm
         return km
 
+    def supports(self, kernel_name: str) -> bool:
+        return kernel_name == self.kernel_name
+
+    def run(self, execute_cls, config, nb, resources, kernel_name: str, warm=()):
+        """Run ``execute_cls`` (the course's Execute) on a started kernel of the pool, then stop it."""
+        km = self.take(kernel_name, warm)
+        executor = _warm_class(execute_cls)(config=config)
+        executor.workdir = resources["metadata"]["path"]
+        try:
+            return executor.preprocess(nb, resources, km=km)
+        finally:
+            if km is not None:
+                if executor.kc is not None:
+                    executor.kc.stop_channels()
+                self.stop(km)
+
     @staticmethod
     def stop(km) -> None:
         from jupyter_core.utils import run_sync
@@ -152,22 +168,14 @@ def make_kernels(warm_modules: Iterable[str] = ()):
     return KernelPool(warm_modules)
 
 
-def _execute_forked(server, cls, config, nb, resources, kernel_name, warm):
-    """Run ``cls`` (the course's Execute) on a kernel forked by ``server``, then reset the sandbox."""
-    from .forkserver import ZygoteDied
+class FreshKernels:
+    """The kernel source of last resort: nbclient starts a kernel of its own for each notebook."""
 
-    try:
-        server.ensure(warm)
-    except ZygoteDied:
-        server.ensure(warm)  # one more try: a zygote that failed to start once
-    km = server.kernel_manager(kernel_name)
-    executor = cls(config=config)
-    try:
-        return executor.preprocess(nb, resources, km=km)
-    finally:
-        if executor.kc is not None:
-            executor.kc.stop_channels()
-        server.finish(km)
+    def run(self, execute_cls, config, nb, resources, kernel_name: str, warm=()):
+        return execute_cls(config=config).preprocess(nb, resources)
+
+    def close(self) -> None:
+        pass
 
 
 def execute_payload(payload: dict, pool=None) -> dict:
@@ -181,26 +189,14 @@ def execute_payload(payload: dict, pool=None) -> dict:
     key = payload["key"]
     config = Config(payload["config"])
     os.environ["NBGRADER_EXECUTION"] = "autograde"
-    km = None
     try:
         nb = nbformat.reads(payload["nb"], as_version=4)
         resources = payload["resources"]
         kernel_name = nb.metadata.get("kernelspec", {}).get("name", "python3")
-        forked = pool is not None and hasattr(pool, "kernel_manager") and pool.supports(kernel_name)
+        source = pool if pool is not None and pool.supports(kernel_name) else FreshKernels()
         for cls in payload["preprocessors"]:
-            if forked and isinstance(cls, type) and issubclass(cls, Execute):
-                nb, resources = _execute_forked(pool, cls, config, nb, resources, kernel_name, payload.get("warm", ()))
-            elif isinstance(cls, type) and issubclass(cls, Execute):
-                km = pool.take(kernel_name, payload.get("warm", ())) if pool is not None else None
-                executor = _warm_class(cls)(config=config)
-                executor.workdir = resources["metadata"]["path"]
-                try:
-                    nb, resources = executor.preprocess(nb, resources, km=km)
-                finally:
-                    if km is not None:
-                        if executor.kc is not None:
-                            executor.kc.stop_channels()
-                        KernelPool.stop(km)
+            if isinstance(cls, type) and issubclass(cls, Execute):
+                nb, resources = source.run(cls, config, nb, resources, kernel_name, payload.get("warm", ()))
             else:
                 nb, resources = cls(config=config)(nb, resources)
         return {"key": key, "ok": True, "nb": nbformat.writes(nb)}

@@ -141,24 +141,41 @@ class FeedbackResult:
         return len(self.pages)
 
 
-def feedback(course: Course, lessons: list[str] | None = None, release: bool = True) -> FeedbackResult:
-    """Feedback HTML for every autograded submission of these lessons (default: all); a page that
-    would show a hidden test is held back (see the module docstring), the rest released to the
-    students through the exchange."""
+def add_note(page: Path, text: str) -> None:
+    """Put a short note of the course's (escaped) at the top of a feedback page (e.g. attempts remaining)."""
+    raw = page.read_text(encoding="utf-8")
+    note = (f'<div class="infraprep-note" style="border:2px solid #1f6feb;border-radius:6px;padding:.6em 1em;'
+            f'margin:1em auto;max-width:60em;font-family:sans-serif">{html.escape(text)}</div>')
+    found = re.search(r"<body[^>]*>", raw, flags=re.I)
+    raw = raw[:found.end()] + note + raw[found.end():] if found else note + raw
+    page.write_text(raw, encoding="utf-8")
+
+
+def feedback(course: Course, lessons: list[str] | None = None, release: bool = True,
+             students: list[str] | None = None, note=None) -> FeedbackResult:
+    """Feedback HTML for every autograded submission of these lessons (default: all) - or of these
+    ``students`` only; a page that would show a hidden test is held back (see the module docstring),
+    the rest released to the students through the exchange. ``note(student, lesson)`` may return a
+    line of text put at the top of that student's page (``infraprep watch``: the attempts remaining)."""
     lessons = lessons or course.lessons()
     result = FeedbackResult()
     base = Path(course.coursedir.root) / course.coursedir.feedback_directory
     autograded = Path(course.coursedir.root) / course.coursedir.autograded_directory
     held_dir = Path(course.coursedir.root) / ".infraprep-held-feedback"
     for lesson in lessons:
-        if not any(autograded.glob(f"*/{lesson}/*.ipynb")):
+        who = None if students is None else [s for s in students if any(autograded.glob(f"{s}/{lesson}/*.ipynb"))]
+        if not any(autograded.glob(f"*/{lesson}/*.ipynb")) or who == []:
             continue
-        generated = course.api.generate_feedback(lesson, force=True)
-        if not generated.get("success"):
-            raise RuntimeError(f"generate_feedback {lesson} failed:\n{generated.get('error')}\n{generated.get('log')}")
+        for student in who or [None]:
+            generated = course.api.generate_feedback(lesson, student_id=student, force=True)
+            if not generated.get("success"):
+                raise RuntimeError(f"generate_feedback {lesson} failed:\n{generated.get('error')}\n{generated.get('log')}")
         keep_course_files(course, lesson)
         secrets = hidden_test_lines(course, lesson)
-        for page in sorted(base.glob(f"*/{lesson}/*.html")):
+        pages = sorted(base.glob(f"*/{lesson}/*.html"))
+        if who is not None:
+            pages = [page for page in pages if page.parent.parent.name in who]
+        for page in pages:
             shown = page_leaks(course, lesson, page.parent.parent.name, page.stem, secrets)
             if shown:  # never release it: move it aside for the instructor to look at
                 aside = held_dir / page.relative_to(base)
@@ -166,9 +183,16 @@ def feedback(course: Course, lessons: list[str] | None = None, release: bool = T
                 shutil.move(str(page), str(aside))
                 result.held[aside] = shown
             else:
+                text = note(page.parent.parent.name, lesson) if note is not None else None
+                if text:
+                    add_note(page, text)
                 result.pages.append(page)
-        if release and any(base.glob(f"*/{lesson}/*.html")):
-            released = course.api.release_feedback(lesson)
-            if not released.get("success"):
-                raise RuntimeError(f"release_feedback {lesson} failed:\n{released.get('error')}\n{released.get('log')}")
+        if release:
+            for student in who or [None]:
+                mine = [p for p in result.pages if p.parent.name == lesson and student in (None, p.parent.parent.name)]
+                if not mine:
+                    continue
+                released = course.api.release_feedback(lesson, student_id=student)
+                if not released.get("success"):
+                    raise RuntimeError(f"release_feedback {lesson} failed:\n{released.get('error')}\n{released.get('log')}")
     return result

@@ -285,6 +285,22 @@ class ForkServer:
         self.kernels += 1
         return int(answer["pid"])
 
+    def run(self, execute_cls, config, nb, resources, kernel_name: str, warm: Iterable[str] = ()):
+        """Run ``execute_cls`` (the course's Execute) on a kernel forked for this notebook, then reset
+        the sandbox: the same call as :meth:`.executors.KernelPool.run`."""
+        try:
+            self.ensure(warm)
+        except ZygoteDied:
+            self.ensure(warm)  # one more try: a zygote that failed to start once
+        km = self.kernel_manager(kernel_name)
+        executor = execute_cls(config=config)
+        try:
+            return executor.preprocess(nb, resources, km=km)
+        finally:
+            if executor.kc is not None:
+                executor.kc.stop_channels()
+            self.finish(km)
+
     def finish(self, km=None) -> None:
         """End the notebook's kernel: kill every process of the sandbox but the zygote, wipe it."""
         if km is not None and getattr(km, "provisioner", None) is not None:

@@ -42,6 +42,7 @@ import pickle
 import re
 import secrets
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -216,6 +217,7 @@ class JudgedExecute(Execute):
         "not get full marks: a broken grading environment must not zero every student."
     )).tag(config=True)
     store_widget_state = Bool(False, help="Widget state from a student's kernel is not kept (nbclient's option)").tag(config=True)
+    warn_unsandboxed = Bool(True, help="Warn loudly when student code runs without the sandbox").tag(config=True)
 
     _riding: dict = {}   # user expressions to add to the next request (a test cell's), while it is sent
     _ridden: dict | None = None  # what they evaluated to, from that request's reply
@@ -229,7 +231,7 @@ class JudgedExecute(Execute):
             self.kernel_manager_class = sandbox.SandboxedKernelManager
         elif self.sandbox == "required":
             raise RuntimeError("JudgedExecute.sandbox is 'required' but bubblewrap cannot run on this machine")
-        elif self.sandbox == "auto":
+        elif self.sandbox == "auto" and self.warn_unsandboxed:
             self.log.warning("!!! bubblewrap is not available: student code runs UNSANDBOXED, with the grader's "
                              "rights. Install it (apt-get install bubblewrap) before grading a real cohort. !!!")
         self.verdicts: dict[str, Verdict] = {}
@@ -242,8 +244,8 @@ class JudgedExecute(Execute):
         env = {"INFRAPREP_GRADING": "1", "NBGRADER_EXECUTION": "autograde"}
         if variants.valid_identity(self.student):
             env[variants.ENV_STUDENT] = self.student
-            if self.variant_secret:
-                env[variants.ENV_KEY] = variants.key_for(self.student, self.variant_secret)
+            if self.variant_key:
+                env[variants.ENV_KEY] = self.variant_key
         return env
 
     async def async_start_new_kernel(self, **kwargs):
@@ -252,6 +254,9 @@ class JudgedExecute(Execute):
             self.km.kernel_env = dict(self.kernel_env)
         else:
             kwargs["env"] = dict(os.environ, **self.kernel_env)
+        # the kernel's own console talk (ipykernel's start-up notes) is not the grader's output
+        kwargs.setdefault("stdout", subprocess.DEVNULL)
+        kwargs.setdefault("stderr", subprocess.DEVNULL)
         return await super().async_start_new_kernel(**kwargs)
 
     start_new_kernel = run_sync(async_start_new_kernel)
@@ -268,6 +273,11 @@ class JudgedExecute(Execute):
         self._setup_names = trusted.setup_names()
         self.student = str(info.get("student") or "")
         self.assignment = str(info.get("assignment") or "")
+        from infraprep.assessment import variants
+
+        given = (resources.get("infraprep") or {}).get("variant_key")  # a learner's own check: their round's key
+        self.variant_key = given or (variants.key_for(self.student, self.variant_secret)
+                                     if self.variant_secret and variants.valid_identity(self.student) else "")
         self.kernel_env = self._identity_env()
         if km is not None:
             km.kernel_env = dict(self.kernel_env)
@@ -546,7 +556,8 @@ class JudgedExecute(Execute):
         self._call_seconds = 0.0
         self._call_budget = float(self.timeout or self.judge_timeout)
         request = {"assignment": self.assignment, "student": self.student if self._valid_student() else "unknown",
-                   "secret": self.variant_secret, "setup": list(self._trusted.setup), "grade_id": test["grade_id"],
+                   "secret": self.variant_secret, "key": self.variant_key or None,
+                   "setup": list(self._trusted.setup), "grade_id": test["grade_id"],
                    "code": job["code"], "fetched": pairs}
         judge = judgeproc.shared(self.judge_memory_bytes)
         verdict, used = judge.run(request, self._serve, min(self.judge_cell_seconds, left))
@@ -614,7 +625,7 @@ class JudgedExecute(Execute):
         if type(tree) is not dict or tree.get("t") != "many":
             return
         request = {"assignment": self.assignment, "student": self.student, "secret": self.variant_secret,
-                   "setup": list(self._trusted.setup), "compare": tree.get("v")}
+                   "key": self.variant_key or None, "setup": list(self._trusted.setup), "compare": tree.get("v")}
         differ = await self._loop.run_in_executor(None, judgeproc.shared(self.judge_memory_bytes).compare, request)
         if differ:
             flags.add(self.nb, flags.VARIANT_CHANGED, ", ".join(differ[:5]),
@@ -667,7 +678,7 @@ def preflight_failures(parent: JudgedExecute, source: Path, resources: dict) -> 
         checker.preprocess(nb, sent)
     except Exception as exc:  # noqa: BLE001 - the grading kernel could not even run it
         return (f"{info.get('assignment')}: the instructor's solutions could not be graded in the grading kernel "
-                f"({type(exc).__name__}: {exc}); grading stopped before any student")
+                f"({type(exc).__name__}: {exc}): the grading environment is broken and no student was graded")
     failed = []
     for cell in checker.nb.cells:
         if is_test_cell(cell):

@@ -9,6 +9,7 @@ nbgrader only warns), and takes the submission time from the name and ``timestam
 student wrote). :class:`SafeCollect`, the course's ``ExchangeFactory.collect``:
 
 - never follows a link: an entry that is a link is refused; links inside are not copied;
+- refuses an entry whose student id could not be one (markup, control characters, path tricks);
 - refuses an entry whose claimed student is an account on this machine but not its owner;
 - when an entry's claimed time is earlier than the newest change time (``ctime``, which a student
   cannot set) of the entry and its files by more than :attr:`SafeCollect.clock_slack` seconds,
@@ -27,6 +28,7 @@ from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.utils import ignore_patterns
 from traitlets import Integer
 
+from ..assessment.variants import valid_identity
 from .escape import printable
 
 try:
@@ -64,6 +66,9 @@ class SafeCollect(ExchangeCollect):
                 continue
             if os.path.islink(path) or not os.path.isdir(path):
                 self.log.error("not collected: %s is a link or not a folder, not a submission", name)
+                continue
+            if not valid_identity(rec["username"]):  # it would become a folder name and a gradebook id
+                self.log.error("not collected: %s names a student id that cannot be one", name)
                 continue
             if pwd is not None:
                 try:

@@ -73,3 +73,41 @@ def submit_as_student(exchange: Path, course_id: str, student: str, assignment: 
     finally:
         os.chdir(cwd)
     return inbound
+
+
+def fetch_feedback_as_student(exchange: Path, course_id: str, student: str, assignment: str, home: Path) -> dict[str, str]:
+    """Fetch ``assignment``'s feedback as ``student`` with nbgrader's exchange (the student's Fetch
+    Feedback), into ``home``; returns {submission time stamp: HTML page} for every page fetched so far."""
+    from nbgrader.auth import Authenticator
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange.default import ExchangeFetchFeedback
+    from traitlets.config import Config
+
+    home = Path(home)
+    cfg = Config()
+    cfg.Exchange.root = str(exchange)
+    cfg.Exchange.path_includes_course = True
+    cfg.Exchange.cache = str(home / ".nbgrader-cache")
+    cfg.CourseDirectory.course_id = course_id
+    cfg.CourseDirectory.assignment_id = assignment
+    cfg.CourseDirectory.student_id = student
+    cfg.CourseDirectory.root = str(home)
+    cwd = os.getcwd()
+    os.chdir(home)
+    try:
+        coursedir = CourseDirectory(config=cfg)
+        ExchangeFetchFeedback(coursedir=coursedir, authenticator=Authenticator(config=cfg), config=cfg).start()
+    finally:
+        os.chdir(cwd)
+    folder = home / course_id / assignment / "feedback"
+    return {page.parent.name: page.read_text(encoding="utf-8") for page in sorted(folder.glob("*/*.html"))}
+
+
+def copied_answers(source_path: Path, lesson: str, classmate: str, secret: str, questions: Iterable[str]) -> dict[str, str]:
+    """``{answer id: "qN = <value>"}``: the right answers of ``classmate``'s variants written out as
+    values - what a student hands in who copied that classmate's numbers (for demos and tests of the
+    similarity flags). The course's set-up and solution cells run with the classmate's variants."""
+    from .similarity import variant_truth
+
+    truth = variant_truth(Path(source_path), lesson, classmate, secret, set(questions))
+    return {q: f"{q} = {t['right']!r}" for q, t in truth.items() if t["right"] is not None}

@@ -350,6 +350,20 @@ class LabResult:
             f"B = {fit['bandwidth_bytes_s'] / 1e9:.2f} GB/s per link (R^2 = {fit['r2']:.3f})"
         )
 
+    def table(self):
+        """The measurements as a reader wants them: message size in KiB, times in milliseconds, the
+        bus bandwidth each best time reaches (GB/s) and the fitted model's prediction (ms)."""
+        from ..estimates.communication import algbw, allreduce_busbw
+
+        frame = self.measurements
+        return frame.assign(
+            size_kib=frame["size_bytes"] / 1024,
+            median_ms=frame["median_s"] * 1e3,
+            best_ms=frame["best_s"] * 1e3,
+            busbw_gb_s=[allreduce_busbw(algbw(s, t), self.workers) / 1e9 for s, t in zip(frame["size_bytes"], frame["best_s"])],
+            model_ms=[self.predicted_s(s) * 1e3 for s in frame["size_bytes"]],
+        )[["size_kib", "median_ms", "best_ms", "model_ms", "busbw_gb_s", "repeats", "correct"]]
+
     def _repr_markdown_(self) -> str:
         return self.summary()
 

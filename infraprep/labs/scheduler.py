@@ -28,22 +28,31 @@ Time moves in whole steps. At each step finished jobs release their GPUs,
 new jobs arrive, the scheduler runs, then the state is recorded. Everything
 is deterministic; :func:`random_jobs` draws a job mix from a seed.
 
-Also here: small pure functions used by the lesson's quota arithmetic
-(:func:`pods_that_fit`, :func:`stranded_gpus`, :func:`fragmentation`,
-:func:`kueue_available`).
+Also here: small pure functions for the lesson's arithmetic: fragmentation
+(:func:`pods_that_fit`, :func:`stranded_gpus`, :func:`fragmentation`), Kueue's
+cohort accounting (:func:`kueue_available`, :func:`kueue_weighted_share`,
+:func:`kueue_share_status`), its requeue backoff (:func:`kueue_requeue_delays`,
+:func:`kueue_time_to_deactivation`) and the Topology Manager's admission rule
+for devices (:func:`numa_admits`).
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from itertools import combinations
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where a table is built, so the pure helpers load without it
+    import pandas as pd
+
 
 __all__ = [
     "Job", "SimResult", "simulate", "random_jobs", "deadlock_scenario", "fragmentation_scenario",
-    "pods_that_fit", "stranded_gpus", "fragmentation", "kueue_available",
+    "pods_that_fit", "stranded_gpus", "fragmentation", "kueue_available", "kueue_weighted_share",
+    "kueue_share_status", "kueue_requeue_delays", "kueue_time_to_deactivation", "numa_admits",
+    "TOPOLOGY_POLICIES", "jobs_table", "first_pass",
 ]
 
 POLICIES = ("per-pod", "gang")
@@ -186,6 +195,133 @@ def kueue_available(queue: str, queues: dict[str, dict]) -> float:
     return max(0.0, available)
 
 
+def _per_resource(value, name: str) -> dict[str, float]:
+    if isinstance(value, dict):
+        return {str(k): float(v) for k, v in value.items()}
+    return {name: float(value)}
+
+
+def kueue_weighted_share(queue: str, queues: dict[str, dict], resource: str = "nvidia.com/gpu") -> float:
+    """Kueue's Fair Sharing share of ``queue`` in a flat cohort (one flavor): a plain ratio, not x 1000.
+
+    For each resource, the usage above the queue's nominal quota is divided by the cohort's
+    lendable quota of that resource (the sum of every member's nominal quota, or of its
+    ``lending_limit`` where that is lower); the share is the largest of these ratios (the
+    *dominant* resource) divided by the queue's ``weight`` (default 1). A queue within its
+    nominal quota has share 0; a weight of 0 makes any borrowing infinitely heavy.
+
+    ``queues`` maps each ClusterQueue of the cohort to ``{"nominal": ..., "usage": ...,
+    "lending_limit": ..., "weight": ...}``, where quantities are numbers (for ``resource``) or
+    dicts by resource name. Source: Kueue's ``dominantResourceShare`` (pkg/cache/scheduler/fair_sharing.go).
+    """
+    if queue not in queues:
+        raise ValueError(f"unknown ClusterQueue {queue!r}; known: {', '.join(queues)}")
+    lendable: dict[str, float] = {}
+    for name, q in queues.items():
+        nominal = _per_resource(q["nominal"], resource)
+        lend = _per_resource(q.get("lending_limit") or {}, resource)
+        for r, n in nominal.items():
+            if n < 0:
+                raise ValueError(f"{name}: nominal quota must be >= 0")
+            lendable[r] = lendable.get(r, 0.0) + min(n, lend.get(r, n))
+    q = queues[queue]
+    nominal = _per_resource(q["nominal"], resource)
+    usage = _per_resource(q.get("usage", 0), resource)
+    weight = float(q.get("weight", 1))
+    if weight < 0:
+        raise ValueError(f"{queue}: weight must be >= 0")
+    ratio = 0.0
+    for r, used in usage.items():
+        borrowed = used - nominal.get(r, 0.0)
+        if borrowed > 0 and lendable.get(r, 0.0) > 0:
+            ratio = max(ratio, borrowed / lendable[r])
+    if ratio == 0:
+        return 0.0
+    return math.inf if weight == 0 else ratio / weight
+
+
+def kueue_share_status(queue: str, queues: dict[str, dict], resource: str = "nvidia.com/gpu") -> int | float:
+    """What Kueue reports in ``status.fairSharing.weightedShare``: the share x 1000, rounded up."""
+    share = kueue_weighted_share(queue, queues, resource)
+    return share if math.isinf(share) else math.ceil(round(share * 1000, 9))
+
+
+def kueue_requeue_delays(requeues: int, base_s: float = 60, cap_s: float = 3600) -> list[float]:
+    """Seconds Kueue waits before each of the first ``requeues`` requeues: base x 2^(n-1), capped (no jitter).
+
+    Defaults are Kueue's (backoffBaseSeconds 60, backoffMaxSeconds 3600).
+    """
+    if isinstance(requeues, bool) or not isinstance(requeues, int) or requeues < 0:
+        raise ValueError(f"requeues must be a whole number >= 0, got {requeues!r}")
+    if base_s < 0 or cap_s < 0:
+        raise ValueError("base_s and cap_s must be >= 0")
+    return [min(base_s * 2 ** (n - 1), cap_s) for n in range(1, requeues + 1)]
+
+
+def kueue_time_to_deactivation(timeout_s: float, backoff_limit: int, base_s: float = 60, cap_s: float = 3600) -> float:
+    """Seconds from first admission until Kueue deactivates a workload whose pods never become Ready.
+
+    With ``waitForPodsReady`` and ``requeuingStrategy.backoffLimitCount = k``: the workload is
+    admitted, times out, waits its backoff and is admitted again, k times; at the (k+1)-th timeout
+    the limit is exceeded and it is deactivated. So (k + 1) timeouts plus k backoff delays,
+    assuming each re-admission is immediate and ignoring jitter.
+    """
+    if timeout_s < 0:
+        raise ValueError("timeout_s must be >= 0")
+    return (backoff_limit + 1) * timeout_s + sum(kueue_requeue_delays(backoff_limit, base_s, cap_s))
+
+
+TOPOLOGY_POLICIES = ("none", "best-effort", "restricted", "single-numa-node")
+
+
+def numa_admits(policy: str, request: int, devices_per_numa: Sequence[int], free_per_numa: Sequence[int]) -> bool:
+    """Does the kubelet's Topology Manager admit a pod asking for ``request`` devices (GPUs) of one kind?
+
+    The device manager offers a hint for every set of NUMA nodes whose *free* devices cover the
+    request, and marks *preferred* the hints whose size equals the smallest number of NUMA nodes
+    whose *installed* devices could ever cover it. ``none`` and ``best-effort`` admit whenever
+    the node has the devices free; ``restricted`` only if a preferred hint exists;
+    ``single-numa-node`` only if one NUMA node has the devices free. CPUs are left out (they add
+    hints only for Guaranteed pods with whole CPUs under the static CPU Manager).
+
+    >>> numa_admits("restricted", 8, [4, 4], [4, 4])   # spanning is the narrowest possible
+    True
+    >>> numa_admits("restricted", 2, [4, 4], [1, 1])   # 2 fit one socket, but only split ones are free
+    False
+    """
+    if policy not in TOPOLOGY_POLICIES:
+        raise ValueError(f"policy must be one of {TOPOLOGY_POLICIES}, got {policy!r}")
+    total, free = list(devices_per_numa), list(free_per_numa)
+    if len(total) != len(free) or not total:
+        raise ValueError("give installed and free device counts for the same NUMA nodes")
+    for t, f in zip(total, free):
+        if isinstance(t, bool) or isinstance(f, bool) or not isinstance(t, int) or not isinstance(f, int) or f < 0 or f > t:
+            raise ValueError("device counts must be whole numbers with 0 <= free <= installed")
+    if isinstance(request, bool) or not isinstance(request, int) or request < 1:
+        raise ValueError(f"request must be a whole number >= 1, got {request!r}")
+    if sum(free) < request:
+        return False  # the device manager cannot allocate at all
+    nodes = range(len(total))
+    narrowest = min((k for k in range(1, len(total) + 1)
+                     if any(sum(total[i] for i in mask) >= request for mask in combinations(nodes, k))),
+                    default=None)
+    fits = [mask for k in range(1, len(total) + 1) for mask in combinations(nodes, k)
+            if sum(free[i] for i in mask) >= request]
+    if policy in ("none", "best-effort"):
+        return True
+    if policy == "single-numa-node":
+        return any(len(mask) == 1 for mask in fits)
+    return narrowest is not None and any(len(mask) == narrowest for mask in fits)
+
+
+def jobs_table(jobs: Sequence[Job]) -> pd.DataFrame:
+    """The jobs of a scenario as a table (one row a job: arrival step, pods, GPUs a pod, GPUs, duration)."""
+    import pandas as pd
+
+    return pd.DataFrame([{"job": j.name, "arrival_step": j.arrival, "pods": j.pods, "gpus_per_pod": j.gpus_per_pod,
+                          "gpus": j.gpus, "duration_steps": j.duration} for j in jobs])
+
+
 # --------------------------------------------------------------------------- simulation
 
 def _choose_node(free: list[int], need: int, placement: str) -> int | None:
@@ -205,6 +341,33 @@ def _interleave(jobs: list[Job]) -> list[tuple[str, int]]:
             if k < job.pods:
                 out.append((job.name, k))
     return out
+
+
+def first_pass(jobs: Sequence[Job], nodes: int, gpus_per_node: int = 8, placement: str = "spread") -> dict:
+    """The default (per-pod) scheduler's first pass over jobs that arrive together, without a simulation.
+
+    Pods are taken round-robin over the jobs (first pod of each job, then second pods...) and each
+    goes to a node by ``placement`` if one has room; a pod that does not fit is skipped (a later,
+    smaller one may still fit). Returns ``{"allocated_gpus", "busy_gpus", "idle_allocated_gpus",
+    "started", "stuck"}``: a job is busy when all its pods were placed, stuck when only some were.
+    Equal to step 0 of :func:`simulate` with ``policy="per-pod"``.
+    """
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+    ordered = sorted(jobs, key=lambda j: (j.arrival, j.name))
+    by_name = {j.name: j for j in ordered}
+    free, placed = [gpus_per_node] * nodes, {j.name: 0 for j in ordered}
+    for name, _k in _interleave(ordered):
+        node = _choose_node(free, by_name[name].gpus_per_pod, placement)
+        if node is not None:
+            free[node] -= by_name[name].gpus_per_pod
+            placed[name] += 1
+    started = [j.name for j in ordered if placed[j.name] == j.pods]
+    stuck = [j.name for j in ordered if 0 < placed[j.name] < j.pods]
+    allocated = sum(placed[j.name] * j.gpus_per_pod for j in ordered)
+    busy = sum(by_name[n].gpus for n in started)
+    return {"allocated_gpus": allocated, "busy_gpus": busy, "idle_allocated_gpus": allocated - busy,
+            "started": started, "stuck": stuck}
 
 
 def simulate(jobs: Sequence[Job], nodes: int = 4, gpus_per_node: int = 8, policy: str = "per-pod",
@@ -328,6 +491,8 @@ def simulate(jobs: Sequence[Job], nodes: int = 4, gpus_per_node: int = 8, policy
             break
         t += 1
 
+    import pandas as pd
+
     frame = pd.DataFrame(rows)
     job_rows = []
     for job in jobs:
@@ -349,10 +514,11 @@ def simulate(jobs: Sequence[Job], nodes: int = 4, gpus_per_node: int = 8, policy
 # --------------------------------------------------------------------------- scenarios
 
 def deadlock_scenario() -> list[Job]:
-    """Two 4-pod x 8-GPU training jobs arrive together on a 4-node cluster, then two small jobs.
+    """Four jobs for a 4-node, 32-GPU cluster: two 4-pod x 8-GPU training jobs arrive together at
+    step 0, then a 1-pod fine-tune (8 GPUs, step 2) and a 4-GPU eval (step 3).
 
-    Per-pod scheduling gives each big job two nodes: neither starts (deadlock).
-    Gang scheduling runs one, then the other.
+    Per-pod scheduling gives each big job two nodes: neither starts (deadlock), and the two small
+    jobs find no free GPU. Gang scheduling runs one big job, then the other, then the small ones.
     """
     return [
         Job("train-a", 0, pods=4, gpus_per_pod=8, duration=10),

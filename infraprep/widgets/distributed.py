@@ -12,7 +12,10 @@ import ipywidgets as widgets
 
 from .. import estimates
 
-__all__ = ["ParallelismPlanner", "AllReduceExplorer"]
+__all__ = ["ParallelismPlanner", "AllReduceExplorer", "CheckpointPlanner", "MODEL_SIZES_B"]
+
+#: Round model sizes (billions of parameters) the sliders offer: the sizes of public model families.
+MODEL_SIZES_B = (1, 3, 7, 8, 13, 34, 70, 175, 405, 671, 1000)
 
 
 class ParallelismPlanner:
@@ -27,8 +30,9 @@ class ParallelismPlanner:
                  pipeline_parallel: int = 4, microbatches: int = 16, gpu_memory_gb: float = 80):
         style = {"description_width": "190px"}
         layout = widgets.Layout(width="520px")
-        self._params = widgets.FloatLogSlider(value=params_b, base=10, min=-1, max=3.3, step=0.05,
-                                              description="parameters (billions)", style=style, layout=layout)
+        sizes = sorted(set(MODEL_SIZES_B) | {params_b})
+        self._params = widgets.SelectionSlider(options=sizes, value=params_b,
+                                               description="parameters (billions)", style=style, layout=layout)
         self._gpus = widgets.SelectionSlider(options=[2**k for k in range(0, 15)], value=gpus,
                                              description="GPUs", style=style, layout=layout)
         self._stage = widgets.ToggleButtons(options=[("DDP", 0), ("ZeRO-1", 1), ("ZeRO-2", 2), ("ZeRO-3/FSDP", 3)],
@@ -44,7 +48,8 @@ class ParallelismPlanner:
         for control in (self._params, self._gpus, self._stage, self._tp, self._pp, self._micro, self._memory):
             control.observe(lambda _change: self._refresh(), names="value")
         self.widget = widgets.VBox([
-            widgets.HTML("<h4>Parallelism planner (model states: weights + gradients + Adam, 16 bytes a parameter)</h4>"),
+            widgets.HTML("<h4>Parallelism planner (model states: weights + gradients + Adam, 16 bytes a parameter; "
+                         "GB are decimal, 10⁹ bytes)</h4>"),
             self._params, self._gpus, self._stage, self._tp, self._pp, self._micro, self._memory, self._out,
         ])
         self._refresh()
@@ -111,12 +116,15 @@ class AllReduceExplorer:
         layout = widgets.Layout(width="500px")
         self._gpus = widgets.SelectionSlider(options=[2**k for k in range(1, 13)], value=gpus, description="GPUs (n)",
                                              style=style, layout=layout)
-        self._alpha = widgets.FloatLogSlider(value=alpha_us, base=10, min=-1, max=3, description="α (µs per step)",
+        alphas = sorted({0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000} | {alpha_us})
+        bandwidths = sorted({1, 3, 12.5, 25, 50, 100, 200, 450, 900} | {bandwidth_gb_s})
+        sizes = sorted({0.001, 0.004, 0.016, 0.064, 0.25, 1, 4, 25, 100, 400, 1000, 4000, 10000} | {size_mb})
+        self._alpha = widgets.SelectionSlider(options=alphas, value=alpha_us, description="α (µs per step)",
+                                              style=style, layout=layout)
+        self._bw = widgets.SelectionSlider(options=bandwidths, value=bandwidth_gb_s, description="B (GB/s per link)",
+                                           style=style, layout=layout)
+        self._size = widgets.SelectionSlider(options=sizes, value=size_mb, description="message (MB)",
                                              style=style, layout=layout)
-        self._bw = widgets.FloatLogSlider(value=bandwidth_gb_s, base=10, min=0, max=3, description="B (GB/s per link)",
-                                          style=style, layout=layout)
-        self._size = widgets.FloatLogSlider(value=size_mb, base=10, min=-3, max=4, description="message (MB)",
-                                            style=style, layout=layout)
         self._out = widgets.HTML()
         for control in (self._gpus, self._alpha, self._bw, self._size):
             control.observe(lambda _change: self._refresh(), names="value")
@@ -148,6 +156,82 @@ class AllReduceExplorer:
                 f"tree: <b>{c['tree_s'] * 1e3:.3f} ms</b> → the <b>{c['faster']}</b> is faster<br>"
                 f"ring busbw = algbw·2(n−1)/n = {c['ring_busbw_bytes_s'] / 1e9:.1f} GB/s · "
                 f"ring beats tree above ≈ {c['crossover_bytes'] / 1e6:.3g} MB")
+
+    def _refresh(self) -> None:
+        self._out.value = self.report()
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+class CheckpointPlanner:
+    """Model size, GPUs, storage bandwidth, MTBF and sync vs async saving → checkpoint size, pause and interval.
+
+    A full mixed-precision Adam checkpoint is 14 bytes a parameter (2 BF16 weights + 12 FP32
+    master weights, momentum and variance; gradients are not saved). Every rank writes its
+    shard (PyTorch DCP). A synchronous save pauses training for the whole write; an
+    asynchronous one (``dcp.async_save``) only for the copy to host memory.
+    """
+
+    def __init__(self, params_b: float = 70, gpus: int = 1024, write_gb_s: float = 100, mtbf_h: float = 6,
+                 device_to_host_gb_s: float = 25, asynchronous: bool = False):
+        style = {"description_width": "200px"}
+        layout = widgets.Layout(width="520px")
+        self._params = widgets.SelectionSlider(options=sorted(set(MODEL_SIZES_B) | {params_b}), value=params_b,
+                                               description="parameters (billions)", style=style, layout=layout)
+        self._gpus = widgets.SelectionSlider(options=[2**k for k in range(3, 15)], value=gpus, description="GPUs",
+                                             style=style, layout=layout)
+        self._write = widgets.SelectionSlider(options=sorted({10, 25, 50, 100, 200, 500, 1000} | {write_gb_s}),
+                                              value=write_gb_s, description="storage write (GB/s, whole job)",
+                                              style=style, layout=layout)
+        self._mtbf = widgets.SelectionSlider(options=sorted({1, 2, 3, 6, 12, 24, 48} | {mtbf_h}), value=mtbf_h,
+                                             description="job MTBF (hours)", style=style, layout=layout)
+        self._d2h = widgets.SelectionSlider(options=sorted({10, 25, 50} | {device_to_host_gb_s}), value=device_to_host_gb_s,
+                                            description="GPU → host copy (GB/s a GPU)", style=style, layout=layout)
+        self._async = widgets.ToggleButtons(options=[("synchronous", False), ("asynchronous", True)], value=asynchronous,
+                                            description="saving", style=style)
+        self._out = widgets.HTML()
+        for control in (self._params, self._gpus, self._write, self._mtbf, self._d2h, self._async):
+            control.observe(lambda _change: self._refresh(), names="value")
+        self.widget = widgets.VBox([widgets.HTML("<h4>Checkpoint planner (14 bytes a parameter; GB are decimal)</h4>"),
+                                    self._params, self._gpus, self._write, self._mtbf, self._d2h, self._async, self._out])
+        self._refresh()
+
+    def plan(self, params_b: float | None = None, gpus: int | None = None, write_gb_s: float | None = None,
+             mtbf_h: float | None = None, device_to_host_gb_s: float | None = None,
+             asynchronous: bool | None = None) -> dict:
+        """Checkpoint size (GB), shard per GPU (GB), write time and pause (s), Young's interval (min) and waste.
+
+        Arguments left as None take the current widget values.
+        """
+        params = (self._params.value if params_b is None else params_b) * 1e9
+        n = self._gpus.value if gpus is None else gpus
+        write = (self._write.value if write_gb_s is None else write_gb_s) * 1e9
+        mtbf_s = (self._mtbf.value if mtbf_h is None else mtbf_h) * 3600
+        d2h = (self._d2h.value if device_to_host_gb_s is None else device_to_host_gb_s) * 1e9
+        is_async = self._async.value if asynchronous is None else asynchronous
+        size = estimates.checkpoint_bytes(params)
+        shard = estimates.checkpoint_shard_bytes(params, n)
+        write_s = estimates.checkpoint_write_time_s(size, write)
+        pause = estimates.async_checkpoint_blocking_s(shard, d2h) if is_async else write_s
+        interval = estimates.young_interval(pause, mtbf_s)
+        return {
+            "checkpoint_gb": size / 1e9, "shard_gb": shard / 1e9, "write_s": write_s, "pause_s": pause,
+            "interval_min": interval / 60, "waste_fraction": estimates.waste_fraction(interval, pause, mtbf_s),
+            "keeps_up": estimates.async_checkpoint_fits(write_s, interval) if is_async else True,
+        }
+
+    def report(self) -> str:
+        p = self.plan()
+        lines = [
+            f"checkpoint <b>{p['checkpoint_gb']:,.0f} GB</b> (14 B a parameter), {p['shard_gb']:,.2f} GB a GPU",
+            f"write {p['write_s']:,.0f} s; training pauses <b>{p['pause_s']:,.1f} s</b> a checkpoint",
+            f"Young's interval √(2δ·MTBF) = <b>{p['interval_min']:,.1f} min</b>, "
+            f"time lost to checkpoints and rework ≈ {p['waste_fraction']:.1%}",
+        ]
+        if not p["keeps_up"]:
+            lines.append("⚠ the background write takes longer than the interval: checkpoints would queue up")
+        return "<br>".join(lines)
 
     def _refresh(self) -> None:
         self._out.value = self.report()

@@ -38,9 +38,10 @@ class RooflineExplorer:
     def __init__(self, datasheets: pd.DataFrame | None = None, gpu: str = "H100 SXM", intensity: float = 10.0):
         self.datasheets = tables.load("02-gpu", "datasheets") if datasheets is None else datasheets
         self._gpu = widgets.Dropdown(options=list(self.datasheets["gpu"]), value=gpu, description="GPU")
-        self._intensity = widgets.FloatLogSlider(value=intensity, base=10, min=-1, max=4, step=0.05,
-                                                 description="FLOP/byte", readout_format=".3g",
-                                                 layout=widgets.Layout(width="480px"))
+        stops = sorted({0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 150, 200, 300, 500, 1000, 2000, 5000, 10000}
+                       | {float(intensity)})
+        self._intensity = widgets.SelectionSlider(options=stops, value=float(intensity), description="FLOP/byte",
+                                                  layout=widgets.Layout(width="480px"))
         self._out = widgets.HTML()
         for control in (self._gpu, self._intensity):
             control.observe(lambda _change: self._refresh(), names="value")
@@ -68,7 +69,10 @@ class RooflineExplorer:
             _gpu_row(self.datasheets, gpu)
             self._gpu.value = gpu
         if intensity is not None:
-            self._intensity.value = float(intensity)
+            value = float(intensity)
+            if value not in self._intensity.options:  # a value between the round stops: add it as a stop
+                self._intensity.options = sorted(set(self._intensity.options) | {value})
+            self._intensity.value = value
         return self.reading
 
     @property
@@ -77,7 +81,7 @@ class RooflineExplorer:
 
     def text(self) -> str:
         r = self.reading
-        return (f"{r['gpu']} at {r['intensity_flop_per_byte']:.3g} FLOP/byte: {r['attainable_tflop_s']:,.1f} TFLOP/s "
+        return (f"{r['gpu']} at {r['intensity_flop_per_byte']:,g} FLOP/byte: {r['attainable_tflop_s']:,.1f} TFLOP/s "
                 f"attainable ({r['share_of_peak']:.0%} of the {r['peak_tflop_s']:,.0f} TFLOP/s peak); "
                 f"ridge {r['ridge_flop_per_byte']:.0f} FLOP/byte, so {r['bound']}.")
 
@@ -110,8 +114,8 @@ class MemoryBudgetCalculator:
         for control in (self._model, self._mode, self._precision, self._batch, self._tokens, self._overhead):
             control.observe(lambda _change: self._refresh(), names="value")
         self.widget = widgets.VBox([
-            widgets.HTML("<b>Memory-budget calculator</b> (overhead: your allowance for activations, "
-                         "CUDA context and fragmentation while serving)"),
+            widgets.HTML("<b>Memory-budget calculator</b> (GB are decimal, 10⁹ bytes, as on the datasheets; "
+                         "overhead: your allowance for activations, CUDA context and fragmentation while serving)"),
             self._model, self._mode, self._precision, self._batch, self._tokens, self._overhead, self._out,
         ])
         self._refresh()
@@ -139,7 +143,10 @@ class MemoryBudgetCalculator:
         raise ValueError(f"mode must be 'serving' or 'training', got {mode!r}")
 
     def fit_table(self, total_bytes: float) -> pd.DataFrame:
-        """For every GPU of the datasheet table: does ``total_bytes`` fit on one, and how many are needed."""
+        """For every GPU of the datasheet table: does ``total_bytes`` fit on one, and how many are needed.
+
+        Capacities are the datasheet's, read as decimal GB (an H100's 80 GB = 80 × 10⁹ bytes,
+        a little less than the 81,559 MiB = 85.5 × 10⁹ bytes nvidia-smi reports): a safe side."""
         rows = []
         for row in self.datasheets.itertuples(index=False):
             rows.append({"gpu": row.gpu, "memory_gb": row.memory_gb,

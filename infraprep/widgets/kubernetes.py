@@ -1,7 +1,9 @@
-"""Widgets for lesson 4: a scheduler explorer and a taint/toleration matcher.
+"""Widgets for lesson 4: a scheduler explorer, a taint/toleration matcher and a Topology Manager
+policy explorer.
 
-Both keep their logic in plain methods (:meth:`SchedulerExplorer.run`,
-:meth:`TolerationMatcher.match`) so tests can drive them without a browser.
+Each keeps its logic in plain methods (:meth:`SchedulerExplorer.run`,
+:meth:`TolerationMatcher.match`, :meth:`TopologyPolicyExplorer.verdicts`) so tests can drive
+them without a browser.
 """
 
 from __future__ import annotations
@@ -9,26 +11,26 @@ from __future__ import annotations
 import html
 
 import ipywidgets as widgets
-import yaml
 
 from ..charts.kubernetes import utilisation_timeline
 from ..labs import scheduler
-from ..manifests import ManifestError, Taint, tolerates
+from ..manifests import ManifestError, Taint, load_yaml, tolerates
 
-__all__ = ["SchedulerExplorer", "TolerationMatcher"]
+__all__ = ["SchedulerExplorer", "TolerationMatcher", "TopologyPolicyExplorer"]
 
 
 class SchedulerExplorer:
     """Pick a policy, a placement rule and a job mix; see utilisation, waits and any deadlock.
 
     >>> ex = SchedulerExplorer()
-    >>> ex.run(policy="per-pod", scenario="two gang jobs at once").deadlocked
+    >>> ex.run(policy="per-pod", scenario=SchedulerExplorer.LAB).deadlocked
     True
-    >>> ex.run(policy="gang", scenario="two gang jobs at once").deadlocked
+    >>> ex.run(policy="gang", scenario=SchedulerExplorer.LAB).deadlocked
     False
     """
 
-    SCENARIOS = ("random mix", "two gang jobs at once")
+    LAB = "lab scenario: two 4-pod jobs, then two small ones"
+    SCENARIOS = ("random mix", LAB)
 
     def __init__(self, nodes: int = 8, gpus_per_node: int = 8):
         self.nodes = nodes
@@ -55,7 +57,7 @@ class SchedulerExplorer:
             widgets.HTML("<b>Scheduler explorer</b>: the same jobs under the default per-pod scheduler or a "
                          "gang scheduler, on 8 nodes of 8 GPUs. The random mix (20 jobs) depends on the seed, "
                          "the arrival window (jobs that arrive close together collide) and the share of "
-                         "multi-pod jobs; the fixed scenario is the lab's two 4-node jobs on 4 nodes."),
+                         "multi-pod jobs; the lab scenario is the lesson's four jobs on 4 nodes."),
             self.seed, self.window, self.gang_share, self.scenario, self.policy, self.placement,
             self.summary_box, self.chart,
         ])
@@ -66,7 +68,7 @@ class SchedulerExplorer:
         scenario = scenario or self.scenario.value
         if scenario not in self.SCENARIOS:
             raise ValueError(f"scenario must be one of {self.SCENARIOS}, got {scenario!r}")
-        if scenario == "two gang jobs at once":
+        if scenario == self.LAB:
             return scheduler.deadlock_scenario()
         return scheduler.random_jobs(
             n=20, seed=self.seed.value if seed is None else seed,
@@ -77,7 +79,7 @@ class SchedulerExplorer:
     def run(self, policy: str | None = None, placement: str | None = None, **job_options) -> scheduler.SimResult:
         """Simulate with the given (or currently selected) options and remember the result."""
         jobs = self.jobs(**job_options)
-        nodes = 4 if (job_options.get("scenario") or self.scenario.value) == "two gang jobs at once" else self.nodes
+        nodes = 4 if (job_options.get("scenario") or self.scenario.value) == self.LAB else self.nodes
         self.last = scheduler.simulate(jobs, nodes=nodes, gpus_per_node=self.gpus_per_node,
                                        policy=policy or self.policy.value,
                                        placement=placement or self.placement.value)
@@ -187,12 +189,13 @@ class TolerationMatcher:
     def match(self, taint: str, tolerations: str) -> tuple[bool, list[str]]:
         """``(tolerated, reasons)``: one reason a toleration. Raises ValueError on a bad taint or YAML."""
         parsed_taint = Taint.parse(taint)
-        try:
-            items = yaml.safe_load(tolerations)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" on line {mark.line + 1}" if mark is not None else ""
-            raise ValueError(f"YAML syntax error{where}: {getattr(exc, 'problem', exc)}") from None
+        if not tolerations.strip():
+            items = []
+        else:
+            try:
+                items = load_yaml(tolerations, "tolerations")  # bounded: a hostile text is refused at once
+            except ManifestError as exc:
+                raise ValueError(str(exc)) from None
         if items is None:
             items = []
         if not isinstance(items, list):
@@ -210,6 +213,63 @@ class TolerationMatcher:
                 if ok else "<b style='color:#cf222e'>Not tolerated</b>: the pod stays off this node.")
         items = "".join(f"<li>toleration {i + 1}: {html.escape(r)}</li>" for i, r in enumerate(reasons))
         self.verdict.value = head + (f"<ul>{items}</ul>" if items else " (no tolerations given)")
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+class TopologyPolicyExplorer:
+    """Pick a GPU request and the free GPUs on each of a node's two NUMA nodes; see which Topology
+    Manager policies admit the pod, and why (:func:`infraprep.labs.scheduler.numa_admits`).
+
+    >>> TopologyPolicyExplorer().verdicts(2, 1, 1)["restricted"][0]
+    False
+    """
+
+    WHY = {
+        "none": "no alignment is attempted",
+        "best-effort": "prefers an aligned set but admits without one",
+        "restricted": "needs the devices on the narrowest set of NUMA nodes that could ever hold the request",
+        "single-numa-node": "needs all devices on one NUMA node",
+    }
+
+    def __init__(self, gpus_per_numa: int = 4, request: int = 2, free0: int = 1, free1: int = 1):
+        self.gpus_per_numa = gpus_per_numa
+        style = {"description_width": "170px"}
+        self.request = widgets.IntSlider(value=request, min=1, max=2 * gpus_per_numa, description="GPUs requested",
+                                         style=style)
+        self.free0 = widgets.IntSlider(value=free0, min=0, max=gpus_per_numa, description="free on NUMA node 0",
+                                       style=style)
+        self.free1 = widgets.IntSlider(value=free1, min=0, max=gpus_per_numa, description="free on NUMA node 1",
+                                       style=style)
+        self.table = widgets.HTML()
+        for control in (self.request, self.free0, self.free1):
+            control.observe(lambda _change: self.refresh(), names="value")
+        self.widget = widgets.VBox([
+            widgets.HTML(f"<b>Topology Manager policies</b> on a node with two NUMA nodes of {gpus_per_numa} GPUs "
+                         "each (devices only: CPUs join the alignment for Guaranteed pods with whole CPUs under "
+                         "the static CPU Manager)."),
+            self.request, self.free0, self.free1, self.table])
+        self.refresh()
+
+    def verdicts(self, request: int, free0: int, free1: int) -> dict[str, tuple[bool, str]]:
+        """``{policy: (admitted, reason)}`` for one situation."""
+        n = self.gpus_per_numa
+        out = {}
+        for policy in scheduler.TOPOLOGY_POLICIES:
+            if free0 + free1 < request:
+                out[policy] = (False, f"only {free0 + free1} GPUs are free: the device manager cannot allocate")
+                continue
+            admitted = scheduler.numa_admits(policy, request, [n, n], [free0, free1])
+            out[policy] = (admitted, self.WHY[policy])
+        return out
+
+    def refresh(self) -> None:
+        rows = "".join(
+            f"<tr><td><code>{p}</code></td><td style='color:{'#1a7f37' if ok else '#cf222e'}'><b>"
+            f"{'admits' if ok else 'rejects'}</b></td><td>{html.escape(why)}</td></tr>"
+            for p, (ok, why) in self.verdicts(self.request.value, self.free0.value, self.free1.value).items())
+        self.table.value = f"<table><tr><th>policy</th><th>verdict</th><th>rule</th></tr>{rows}</table>"
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)

@@ -1,4 +1,5 @@
-"""Widgets for lesson 6: a checkpoint and data-loader calculator, and a leaf-spine fat-tree sizer."""
+"""Widgets for lesson 6: a checkpoint and data-loader calculator, and a fat-tree sizer (two or three
+levels, or rail-only)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class CheckpointLoaderCalculator(_Displayable):
     """
 
     DEFAULTS = dict(params_billion=70.0, write_gb_s=100.0, checkpoint_every_steps=1000, step_time_s=5.0,
-                    samples_per_s_per_gpu=2.0, bytes_per_sample=4e6, gpus=1024)
+                    samples_per_s_per_gpu=2.0, mb_per_sample=4.0, gpus=1024)
 
     def __init__(self, **values):
         unknown = set(values) - set(self.DEFAULTS)
@@ -49,7 +50,7 @@ class CheckpointLoaderCalculator(_Displayable):
             "checkpoint_every_steps": widgets.BoundedIntText(value=start["checkpoint_every_steps"], min=1, max=10**7, description="checkpoint every N steps", style=style, layout=layout),
             "step_time_s": widgets.BoundedFloatText(value=start["step_time_s"], min=0.001, max=10**5, description="step time without checkpoints (s)", style=style, layout=layout),
             "samples_per_s_per_gpu": widgets.BoundedFloatText(value=start["samples_per_s_per_gpu"], min=0.001, max=10**7, description="samples/s per GPU", style=style, layout=layout),
-            "bytes_per_sample": widgets.BoundedFloatText(value=start["bytes_per_sample"], min=1, max=10**12, description="bytes per sample", style=style, layout=layout),
+            "mb_per_sample": widgets.BoundedFloatText(value=start["mb_per_sample"], min=0.000001, max=10**6, description="MB per sample (10⁶ bytes)", style=style, layout=layout),
             "gpus": widgets.BoundedIntText(value=start["gpus"], min=1, max=10**6, description="GPUs", style=style, layout=layout),
         }
         self.output = widgets.HTML()
@@ -75,8 +76,8 @@ class CheckpointLoaderCalculator(_Displayable):
         write_s = estimates.checkpoint_write_time_s(size, v["write_gb_s"] * 1e9)
         per_step = estimates.checkpoint_step_overhead_s(write_s, v["checkpoint_every_steps"])
         interval_s = v["checkpoint_every_steps"] * v["step_time_s"]
-        per_gpu = estimates.loader_bandwidth_bytes_s(v["samples_per_s_per_gpu"], v["bytes_per_sample"])
-        cluster = estimates.loader_bandwidth_bytes_s(v["samples_per_s_per_gpu"], v["bytes_per_sample"], v["gpus"])
+        per_gpu = estimates.loader_bandwidth_bytes_s(v["samples_per_s_per_gpu"], v["mb_per_sample"] * 1e6)
+        cluster = estimates.loader_bandwidth_bytes_s(v["samples_per_s_per_gpu"], v["mb_per_sample"] * 1e6, v["gpus"])
         return {
             "checkpoint_gb": size / 1e9,
             "write_time_s": write_s,
@@ -89,7 +90,8 @@ class CheckpointLoaderCalculator(_Displayable):
     @staticmethod
     def _describe(r: dict) -> str:
         return (
-            f"<b>Checkpoint</b>: {r['checkpoint_gb']:,.0f} GB (14 bytes a parameter), written in "
+            f"<b>Checkpoint</b>: {r['checkpoint_gb']:,.0f} GB ({estimates.CHECKPOINT_BYTES_PER_PARAM} bytes a parameter: "
+            f"BF16 weights and FP32 Adam state, no gradients), written in "
             f"{r['write_time_s']:,.1f} s; a blocking save adds {r['added_s_per_step']:.3f} s to each step on average "
             f"({r['overhead_fraction']:.2%} of wall-clock time).<br>"
             f"<b>Data loader</b>: {r['loader_gb_s_per_gpu'] * 1000:,.1f} MB/s per GPU, "
@@ -98,7 +100,9 @@ class CheckpointLoaderCalculator(_Displayable):
 
 
 class FatTreeSizer(_Displayable):
-    """Hosts, switch radix, link speed and oversubscription in; leaves, spines and bisection bandwidth out.
+    """Hosts, switch radix, link speed and oversubscription in; leaves, spines (and core) and bisection
+    bandwidth out. Beyond two levels it sizes a non-blocking three-level tree; ``rail_only`` with
+    ``rails`` > 1 sizes one tree a rail instead (no spine joining the rails).
 
     >>> sizer = FatTreeSizer()
     >>> sizer.set(hosts=1024, radix=64, oversubscription=1)
@@ -106,40 +110,67 @@ class FatTreeSizer(_Displayable):
     48
     """
 
-    def __init__(self, hosts: int = 1024, radix: int = 64, link_gbit_s: float = 400, oversubscription: float = 1.0):
+    def __init__(self, hosts: int = 1024, radix: int = 64, link_gbit_s: float = 400, oversubscription: float = 1.0,
+                 rail_only: bool = False, rails: int = 8):
         style = {"description_width": "170px"}
-        self.hosts = widgets.BoundedIntText(value=hosts, min=2, max=10**6, description="hosts (NIC ports)", style=style)
+        self.hosts = widgets.BoundedIntText(value=hosts, min=2, max=10**6, step=1024, description="hosts (NIC ports)", style=style)
         self.radix = widgets.Dropdown(options=[32, 36, 40, 48, 64, 128, 144], value=radix, description="switch radix (ports)", style=style)
         self.link = widgets.Dropdown(options=[100, 200, 400, 800], value=link_gbit_s, description="link speed (Gb/s)", style=style)
         self.ratio = widgets.Dropdown(options=[1.0, 2.0, 3.0, 7.0], value=float(oversubscription), description="oversubscription (x:1)", style=style)
+        self.rail_only = widgets.Checkbox(value=rail_only, description="rail-only (one fabric a rail)")
+        self.rails = widgets.Dropdown(options=[4, 8], value=rails, description="rails (NICs a node)", style=style)
         self.output = widgets.HTML()
-        for box in (self.hosts, self.radix, self.link, self.ratio):
+        for box in (self.hosts, self.radix, self.link, self.ratio, self.rail_only, self.rails):
             box.observe(lambda _change: self._render(), names="value")
         self._render()
-        self.widget = widgets.VBox([self.hosts, self.radix, self.link, self.ratio, self.output])
+        self.widget = widgets.VBox([self.hosts, self.radix, self.link, self.ratio, self.rail_only, self.rails, self.output])
 
     def set(self, hosts: int | None = None, radix: int | None = None, link_gbit_s: float | None = None,
-            oversubscription: float | None = None) -> None:
+            oversubscription: float | None = None, rail_only: bool | None = None, rails: int | None = None) -> None:
         if radix is not None:
             self.radix.value = radix
         if link_gbit_s is not None:
             self.link.value = link_gbit_s
         if oversubscription is not None:
             self.ratio.value = float(oversubscription)
+        if rails is not None:
+            self.rails.value = rails
+        if rail_only is not None:
+            self.rail_only.value = rail_only
         if hosts is not None:
             self.hosts.value = hosts
 
     def results(self) -> dict:
-        """Leaves, spines, switches, the design's host limit and bisection bandwidth (Tb/s); ValueError if it needs 3 levels."""
-        design = estimates.leaf_spine_for_hosts(self.hosts.value, self.radix.value, self.ratio.value)
-        limit = estimates.two_level_fat_tree(self.radix.value, self.ratio.value)["hosts"]
-        bisection = estimates.bisection_bandwidth_bytes_s(self.hosts.value, estimates.gbit_to_bytes_s(self.link.value), self.ratio.value)
-        return {**design, "two_level_limit": limit, "bisection_tbit_s": bisection * 8 / 1e12}
+        """The design: ``levels``, ``switches`` and its parts, the two-level limit, bisection (Tb/s).
+
+        Oversubscribed designs are two-level only (ValueError beyond); rail-only divides the
+        hosts into ``rails`` separate fabrics of hosts ÷ rails ports each.
+        """
+        k, ratio, hosts = self.radix.value, self.ratio.value, self.hosts.value
+        limit = estimates.two_level_fat_tree(k, ratio)["hosts"]
+        bisection = estimates.bisection_bandwidth_bytes_s(hosts, estimates.gbit_to_bytes_s(self.link.value), ratio)
+        if self.rail_only.value:
+            if hosts % self.rails.value:
+                raise ValueError(f"{hosts:,} ports do not split into {self.rails.value} equal rails")
+            design = estimates.rail_only_fabric(hosts // self.rails.value, self.rails.value, k)
+            return {**design["per_rail"], "hosts": hosts, "switches": design["switches"], "levels": design["levels"],
+                    "rail_only": True, "rails": self.rails.value, "two_level_limit": limit,
+                    "bisection_tbit_s": bisection * 8 / 1e12}
+        if ratio != 1.0 or hosts <= limit:
+            design = {**estimates.leaf_spine_for_hosts(hosts, k, ratio), "levels": 2}
+        else:
+            design = estimates.fat_tree_for_hosts(hosts, k)
+        return {**design, "rail_only": False, "two_level_limit": limit, "bisection_tbit_s": bisection * 8 / 1e12}
 
     @staticmethod
     def _describe(r: dict) -> str:
-        return (
-            f"<b>{r['leaves']}</b> leaves + <b>{r['spines']}</b> spines = <b>{r['switches']}</b> switches "
-            f"(this design tops out at {r['two_level_limit']:,} hosts).<br>"
-            f"Bisection bandwidth: {r['bisection_tbit_s']:,.1f} Tb/s one way."
-        )
+        if r["rail_only"]:
+            parts = f"{r['rails']} rails × {r['switches'] // r['rails']:,} switches ({r['levels']} level(s) a rail)"
+        elif r["levels"] == 3:
+            parts = (f"<b>{r['leaves']:,}</b> leaves + <b>{r['aggregation']:,}</b> aggregation + "
+                     f"<b>{r['core']:,}</b> core switches in {r['pods']} pods")
+        else:
+            parts = f"<b>{r['leaves']:,}</b> leaves + <b>{r['spines']:,}</b> spines"
+        return (f"{parts} = <b>{r['switches']:,}</b> switches "
+                f"(two levels of this switch top out at {r['two_level_limit']:,} hosts).<br>"
+                f"Bisection bandwidth: {r['bisection_tbit_s']:,.1f} Tb/s one way.")

@@ -510,3 +510,10 @@ def save(page, panel) -> None:
     page.keyboard.press("Control+s")
     page.wait_for_function("id => !document.querySelector(`.lm-TabBar-tab[data-id='${id}']`).classList.contains('jp-mod-dirty')",
                            arg=panel.get_attribute("id"))
+
+
+def run_cell(page, panel, index: int) -> None:
+    """Run one cell as a learner does: click it, Shift+Enter."""
+    cell(panel, index).locator(".jp-InputArea").click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("Shift+Enter")

@@ -120,3 +120,22 @@ def test_fetch_submit_collect_autograde(page, lab, artifacts, lesson):
     assert len(shown) >= 2, row.inner_text()
     (overall, _), code = shown[0], shown[1]
     assert overall == right.points and code == (right.points, sum(tests.values())), row.inner_text()
+
+
+def test_self_check_shows_a_row_a_question(page, lab, artifacts):
+    """The last cell of an assignment grades the saved notebook: one answer right and one wrong are two rows."""
+    assignment = "01-roles"
+    path = f"release/{assignment}/{assignment}.ipynb"
+    panel = jlab.open_path(page, lab, path)
+    right, wrong = answer_two_questions(page, panel, assignment)
+    jlab.save(page, panel)
+    last = panel.locator(".jp-Notebook .jp-Cell").count() - 1
+    assert "selfcheck.run" in (jlab.cell(panel, last).locator(".cm-content").text_content() or "")
+    jlab.run_cell(page, panel, last)
+    output = jlab.cell(panel, last).locator(".jp-OutputArea")
+    page.wait_for_function("e => /total/.test(e.textContent)", arg=output.element_handle(), timeout=300_000)
+    jlab.cell(panel, last).scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "self-check-01.png"))
+    rows = {line.split()[0]: line for line in output.text_content().splitlines() if line[:1] == "Q"}
+    assert "correct" in rows[right.question], rows.get(right.question)
+    assert rows[wrong.question].split()[1] == "0" and wrong.question in rows[wrong.question], rows.get(wrong.question)

@@ -56,6 +56,29 @@ def screenshot_lesson(page, panel, lesson: jlab.Lesson, artifacts) -> None:
         page.set_viewport_size(size)
 
 
+RAW_NUMBER = re.compile(r"^-?\d+\.\d{6}$|^-?\d+(?:\.\d+)?e[+-]\d+$", re.I)
+
+
+def raw_numbers(panel) -> list[str]:
+    """Table cells that show a float with six trailing decimals or in e-notation (``120.000000``, ``2.00e+03``)."""
+    cells = panel.locator(".jp-OutputArea-output table td, .jp-OutputArea-output table th").all_text_contents()
+    return [text.strip() for text in cells if RAW_NUMBER.match(text.strip())]
+
+
+def too_wide(page, panel) -> list[str]:
+    """Images in the outputs whose own width (in pixels, before the page scales them down) is wider than
+    the output area that holds them: a figure drawn too wide is shrunk, and its labels with it."""
+    return panel.evaluate("""p => {
+        const out = [];
+        for (const img of p.querySelectorAll('.jp-OutputArea-output img')) {
+            const area = img.closest('.jp-OutputArea-output');
+            if (img.naturalWidth > area.getBoundingClientRect().width + 1)
+                out.push(`${img.naturalWidth} px in ${Math.round(area.getBoundingClientRect().width)} px`);
+        }
+        return out;
+    }""")
+
+
 @pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.lesson_id for lesson in LESSONS])
 def test_lesson_runs_and_its_charts_and_widgets_work(page, lab, artifacts, lesson):
     nb = b.read(lesson.notebook)
@@ -74,6 +97,12 @@ def test_lesson_runs_and_its_charts_and_widgets_work(page, lab, artifacts, lesso
     outputs = jlab.widget_outputs(panel)
     assert outputs.count() >= widget_cells, f"{lesson.lesson_id}: {widget_cells} widget cells, {outputs.count()} rendered"
     assert page.get_by_text("Jupyter news").count() == 0, "JupyterLab's news prompt is showing"
+
+    # Pages a learner enjoys reading: tables show numbers as people write them, figures fit the page.
+    raw = raw_numbers(panel)
+    assert not raw, f"{lesson.lesson_id}: tables show numbers as machines print them: {raw[:5]}"
+    wide = too_wide(page, panel)
+    assert not wide, f"{lesson.lesson_id}: figures wider than the notebook at 1,400 px: {wide[:5]}"
 
     # The practice quiz: pick an answer, press Check, read the verdict; the score line counts the attempt.
     quiz = panel.locator(".jp-OutputArea-output", has=page.locator(jlab.QUIZ_ROW)).last

@@ -9,8 +9,15 @@ servers and the hub's proxy:
 - the instructor, in a kernel of their own server, runs `infraprep release` (lesson 1);
 - each student lists and fetches it with nbgrader's assignment-list endpoints, writes their answers
   with the Jupyter contents API (all correct, half correct, blank) and submits;
-- the instructor runs `infraprep collect`, `infraprep autograde` and `infraprep feedback`;
-- each student fetches their feedback.
+- the hub's watcher (`infraprep watch`, a service of the hub running as the instructor) grades each
+  submission as it arrives and releases its feedback: each student fetches it and sees their score
+  and how many attempts remain (the cohort's schedule allows two);
+- the instructor runs `infraprep collect`, `infraprep autograde` and `infraprep feedback` by hand as
+  well (they take turns with the watcher on the gradebook);
+- each student fetches their feedback; a second submission is graded on submit and says no attempt
+  remains, a third is kept and not graded;
+- on lesson 2 (questions with per-student variants) a student's notebook shows the inputs the grader
+  then expects: the answers computed from them score full marks.
 
 Then it checks the exact scores in the cohort's gradebook, that each student received their own
 feedback and nobody else's, that a student can neither find another student's submission nor read
@@ -50,6 +57,7 @@ COURSE_ID = f"{os.environ.get('INFRAPREP_COURSE_ID', 'ai-infra-prep')}-{COHORT}"
 SECOND = "hubtestb"  # a second cohort on the same hub: only hubstudent3 is in it
 SECOND_ID = f"{os.environ.get('INFRAPREP_COURSE_ID', 'ai-infra-prep')}-{SECOND}"
 LESSON = "01-roles"
+VARIANT_LESSON = "02-gpu"
 INSTRUCTOR = "instructor"
 ANSWERS = b.answer_ids(b.source_nb(LESSON))
 STUDENTS = {  # who answers what
@@ -271,6 +279,56 @@ def _instructor_runs(hub: Hub, course_dir: Path, *args: str) -> str:
     return result["out"]
 
 
+def _watch_state(cohort_dir: Path) -> dict:
+    try:
+        return json.loads((cohort_dir / ".infraprep-watch.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _inbound(course_id: str, student: str, lesson: str) -> list[str]:
+    """The student's submissions of a lesson in the exchange, oldest first."""
+    return sorted((p.name for p in (EXCHANGE / course_id / "inbound").glob(f"{student}+{lesson}+*")),
+                  key=lambda name: name.rsplit("+", 3)[2])
+
+
+def _wait_released(cohort_dir: Path, student: str, lesson: str, entry: str, timeout: float = 240) -> float:
+    """Wait until the watcher has released the feedback of ``entry``; returns the seconds waited."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        if _watch_state(cohort_dir).get(f"{student}/{lesson}", {}).get("released") == entry:
+            return time.monotonic() - began
+        time.sleep(0.25)
+    status = (cohort_dir / ".infraprep-watch-status.json")
+    raise AssertionError(f"the watcher did not release {entry} in {timeout} s; its status: "
+                         f"{status.read_text() if status.exists() else '(none)'}\n{_hub_log()}")
+
+
+def fetched_pages(hub: "Hub", student: str, lesson: str, course_id: str = COURSE_ID) -> dict[str, str]:
+    """Fetch Feedback as the student (their server's endpoint), then read every page they have: time stamp -> HTML."""
+    r = hub.post(student, "/assignments/fetch_feedback", data={"course_id": course_id, "assignment_id": lesson})
+    assert r.status_code == 200 and r.json().get("success"), f"{student} fetch_feedback: {r.status_code} {r.text[:300]}"
+    folder = f"/api/contents/{course_id}/{lesson}/feedback"
+    listing = hub.get(student, folder)
+    pages = {}
+    if listing.status_code != 200:
+        return pages
+    for stamp in listing.json()["content"]:
+        for item in hub.get(student, f"/api/contents/{stamp['path']}").json()["content"]:
+            if item["name"].endswith(".html"):
+                page = hub.get(student, f"/api/contents/{item['path']}", params={"format": "text", "type": "file"})
+                pages[stamp["name"]] = page.json()["content"]
+    return pages
+
+
+def _visible(page: str) -> str:
+    import html
+    import re
+
+    page = re.sub(r"<(style|script)\b.*?</\1>", " ", page, flags=re.S | re.I)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
 PROBE = r"""
 import glob, json, os
 from pathlib import Path
@@ -294,6 +352,24 @@ attempt("read the instructor's source notebook",
         lambda: (Path(course) / "source" / {lesson!r} / ({lesson!r} + ".ipynb")).read_text()[:100])
 attempt("read the cohort's gradebook", lambda: (Path(course) / "cohorts" / {cohort!r} / "gradebook.db").read_bytes()[:16])
 print("@@" + json.dumps({{"whoami": os.getuid(), "tried": tried}}))
+"""
+
+
+VARIANT_KERNEL = r"""
+import json, os
+import nbformat
+nb = nbformat.read({path!r}, as_version=4)
+ns = {{}}
+for cell in nb.cells:
+    meta = cell.get("metadata", {{}}).get("nbgrader", {{}})
+    if cell.cell_type == "code" and meta.get("locked") and not meta.get("grade"):
+        exec(cell.source, ns)
+row = ns["datasheets"].set_index("gpu")
+q4 = float(row.loc[ns["q4_gpu"], "bf16_dense_tflops"] / row.loc[ns["q4_gpu"], "bandwidth_tb_s"])
+q5 = float(min(row.loc[ns["q5_gpu"], "bf16_dense_tflops"], ns["q5_intensity"] * row.loc[ns["q5_gpu"], "bandwidth_tb_s"]))
+print("@@" + json.dumps({{"key": os.environ.get("INFRAPREP_VARIANT_KEY", ""), "q4_gpu": ns["q4_gpu"],
+                         "q5_gpu": ns["q5_gpu"], "q5_intensity": int(ns["q5_intensity"]),
+                         "q1_options": list(ns["q1_mc"].options), "q4": q4, "q5": q5}}))
 """
 
 
@@ -375,6 +451,19 @@ def test_a_cohort_on_a_real_jupyterhub(hub):
         _instructor_runs(hub, course_dir, "release", "--cohort", SECOND, LESSON)
     assert (EXCHANGE / COURSE_ID / "outbound" / LESSON / f"{LESSON}.ipynb").exists()
 
+    # two attempts graded on submit (the instructor's schedule.csv), a watcher running for each cohort
+    schedule = cohort_dir / "schedule.csv"
+    lines = schedule.read_text().splitlines()
+    schedule.write_text("\n".join([lines[0]] + [line.rsplit(",", 1)[0] + (",2" if line.startswith(LESSON + ",") else ",")
+                                                for line in lines[1:]]) + "\n")
+    shutil.chown(schedule, INSTRUCTOR)
+    watchers = subprocess.run([str(b.BIN / "infraprep"), "hub", "status", "--prefix", str(PREFIX)],
+                              capture_output=True, text=True).stdout
+    assert f"cohort {COHORT}: infraprep watch running" in watchers and f"cohort {SECOND}: infraprep watch running" \
+        in watchers, watchers
+    watcher_pid = int(watchers.split(f"cohort {COHORT}: infraprep watch running (pid ")[1].split(")")[0])
+    assert pwd.getpwuid(os.stat(f"/proc/{watcher_pid}").st_uid).pw_name == INSTRUCTOR, "the watcher runs as the instructor"
+
     # each student: sees the cohort's lesson, fetches it, answers it in their server, submits
     with _timed("students: list, fetch, answer, submit"):
         for student, correct in STUDENTS.items():
@@ -398,7 +487,23 @@ def test_a_cohort_on_a_real_jupyterhub(hub):
     for path in (EXCHANGE / COURSE_ID / "inbound").iterdir():  # each submission is its student's own file
         assert pwd.getpwuid(path.stat().st_uid).pw_name == path.name.split("+")[0]
 
-    # the instructor collects, autogrades, makes and releases feedback
+    # graded on submit: each student fetches feedback with their score and the attempts left
+    points = b.test_cells(b.source_nb(LESSON))
+    written = sum(float(b.meta(c)["points"]) for c in b.source_nb(LESSON).cells
+                  if b.meta(c).get("grade") and b.meta(c).get("solution"))
+    with _timed("watcher: grade on submit, 3 students"):
+        for student in STUDENTS:
+            _wait_released(cohort_dir, student, LESSON, _inbound(COURSE_ID, student, LESSON)[-1])
+    for student, correct in STUDENTS.items():
+        answered = set(ANSWERS) if correct == "all" else set(correct)
+        score = sum(pts for cell, pts in points.items() if cell.removesuffix("_tests") in answered)
+        pages = fetched_pages(hub, student, LESSON)
+        assert len(pages) == 1, f"{student} fetched {len(pages)} page(s)"
+        text = _visible(next(iter(pages.values())))
+        assert f"Score: {score:.1f} / {sum(points.values()) + written:.1f}" in text, text[:800]
+        assert "Attempt 1 of 2: 1 attempt remains" in text and f"autograded {score:g} / {sum(points.values()):g}" in text
+
+    # the instructor collects, autogrades, makes and releases feedback by hand too (beside the watcher)
     with _timed("instructor: infraprep collect"):
         out = _instructor_runs(hub, course_dir, "collect", "--cohort", COHORT, LESSON)
         assert "3 submitted, 0 missing" in out, out
@@ -408,7 +513,6 @@ def test_a_cohort_on_a_real_jupyterhub(hub):
         _instructor_runs(hub, course_dir, "feedback", "--cohort", COHORT, LESSON)
 
     # exact scores, from the cohort's gradebook
-    points = b.test_cells(b.source_nb(LESSON))
     got = b.gradebook_scores(f"sqlite:///{cohort_dir / 'gradebook.db'}", LESSON, COURSE_ID)
     assert set(got) == set(STUDENTS)
     for student, correct in STUDENTS.items():
@@ -435,6 +539,65 @@ def test_a_cohort_on_a_real_jupyterhub(hub):
                         pages.append(page.json()["content"])
             assert pages == [made[student]], f"{student} fetched {len(pages)} page(s), not exactly their own feedback"
 
+    # a second attempt is graded on submit; a third is over the limit: kept, not graded
+    student = "hubstudent2"
+    path = f"/api/contents/{COURSE_ID}/{LESSON}/{LESSON}.ipynb"
+    for attempt, correct in ((2, "all"), (3, [])):
+        nb = b.submission(LESSON, correct=correct)
+        r = hub.sessions[student].put(hub.server(student) + path, timeout=60,
+                                      json={"type": "notebook", "format": "json", "content": nb})
+        assert r.status_code in (200, 201)
+        hub.assignments(student, "submit")
+        entries = _inbound(COURSE_ID, student, LESSON)
+        assert len(entries) == attempt
+        if attempt == 2:
+            with _timed("watcher: submit -> feedback, one submission"):
+                _wait_released(cohort_dir, student, LESSON, entries[-1])
+            newest = _visible(fetched_pages(hub, student, LESSON)[max(fetched_pages(hub, student, LESSON))])
+            assert "Attempt 2 of 2: no attempts remain" in newest and f"Score: {sum(points.values()):.1f}" in newest
+        else:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                note = _watch_state(cohort_dir).get(f"{student}/{LESSON}", {}).get("note", "")
+                if "1 later submission is kept" in note:
+                    break
+                time.sleep(0.25)
+            assert "1 later submission is kept" in note, note
+            assert _watch_state(cohort_dir)[f"{student}/{LESSON}"]["released"] == entries[1], "attempt 2 still counts"
+    after = b.gradebook_scores(f"sqlite:///{cohort_dir / 'gradebook.db'}", LESSON, COURSE_ID)[student]
+    assert after == points, "the third attempt (blank) was not graded: the second's full marks stand"
+    got[student] = after
+
+    # per-student variants: the inputs a student's notebook shows are the ones the grader expects
+    _instructor_runs(hub, course_dir, "release", "--cohort", COHORT, VARIANT_LESSON)
+    student = "hubstudent1"
+    secret = (cohort_dir / "variant_secret").read_text().strip()
+    assert (cohort_dir / "variant_secret").stat().st_mode & 0o077 == 0, "the secret is the instructor's alone"
+    r = hub.post(student, "/assignments/fetch", data={"course_id": COURSE_ID, "assignment_id": VARIANT_LESSON})
+    assert r.status_code == 200 and r.json().get("success"), r.text[:300]
+    shown = hub.run(student, VARIANT_KERNEL.format(path=str(Path(pwd.getpwnam(student).pw_dir) / COURSE_ID
+                                                            / VARIANT_LESSON / f"{VARIANT_LESSON}.ipynb")))
+    from infraprep.assessment import variants
+    from infraprep.grading.similarity import variant_truth
+
+    assert shown["key"] == variants.key_for(student, secret) != variants.key_for(student)
+    truth = variant_truth(b.SOURCE / VARIANT_LESSON / f"{VARIANT_LESSON}.ipynb", VARIANT_LESSON, student, secret,
+                          {"q1", "q4", "q5"})
+    assert shown["q4_gpu"] == truth["q4"]["inputs"]["q4_gpu"]
+    assert [shown["q5_gpu"], shown["q5_intensity"]] == [truth["q5"]["inputs"]["q5_gpu"], truth["q5"]["inputs"]["q5_intensity"]]
+    assert shown["q1_options"] == truth["q1"]["options"]
+    nb = b.submission(VARIANT_LESSON, replace={"q4": f"q4 = {shown['q4']!r}", "q5": f"q5 = {shown['q5']!r}"})
+    path = f"/api/contents/{COURSE_ID}/{VARIANT_LESSON}/{VARIANT_LESSON}.ipynb"
+    r = hub.sessions[student].put(hub.server(student) + path, timeout=60,
+                                  json={"type": "notebook", "format": "json", "content": nb})
+    assert r.status_code in (200, 201)
+    r = hub.post(student, "/assignments/submit", data={"course_id": COURSE_ID, "assignment_id": VARIANT_LESSON})
+    assert r.status_code == 200 and r.json().get("success"), r.text[:300]
+    _wait_released(cohort_dir, student, VARIANT_LESSON, _inbound(COURSE_ID, student, VARIANT_LESSON)[-1], timeout=300)
+    graded = b.gradebook_scores(f"sqlite:///{cohort_dir / 'gradebook.db'}", VARIANT_LESSON, COURSE_ID)[student]
+    wanted = b.test_cells(b.source_nb(VARIANT_LESSON))
+    assert graded["q4_tests"] == wanted["q4_tests"] and graded["q5_tests"] == wanted["q5_tests"], graded
+
     # what a student may not do, tried in their own kernel, as their own Unix user
     with _timed("students: try to reach others' work"):
         for me, other in (("hubstudent2", "hubstudent1"), ("hubstudent3", "hubstudent2")):
@@ -446,10 +609,12 @@ def test_a_cohort_on_a_real_jupyterhub(hub):
 
     # running the setup again: no new account, no lost submission or grade
     passwd_before = Path("/etc/passwd").read_text()
+    inbound_before = sorted(p.name for p in (EXCHANGE / COURSE_ID / "inbound").iterdir())
+    assert sorted({name.split("+")[0] for name in inbound_before}) == sorted(STUDENTS)
     with _timed("setup again (idempotent)"):
         _infraprep(*setup_args)
     assert Path("/etc/passwd").read_text() == passwd_before
-    assert sorted(p.name.split("+")[0] for p in (EXCHANGE / COURSE_ID / "inbound").iterdir()) == sorted(STUDENTS)
+    assert sorted(p.name for p in (EXCHANGE / COURSE_ID / "inbound").iterdir()) == inbound_before
     assert b.gradebook_scores(f"sqlite:///{cohort_dir / 'gradebook.db'}", LESSON, COURSE_ID) == got
 
     # stopping the hub stops every user's server and the proxy, and frees every port

@@ -1,4 +1,4 @@
-"""The red-team catalogue of issue #7: cheating attempts and bad submissions against lesson 1.
+"""The red-team catalogue: cheating attempts and bad submissions against lesson 1.
 
 Every entry builds the files of one submission folder from the release notebook and says what
 grading must make of it:
@@ -210,9 +210,24 @@ def materialize(folder: Path, files) -> None:
             nbformat.write(content, str(path))
 
 
+_LETTER = re.compile(r"^(q\d+) = (['\"])[A-F]+\2\s*$", re.M)
+_WRAPPED = re.compile(r"^(q\d+) = (_\w+)\((['\"])[A-F]+\3\)\s*$", re.M)
+
+
+def wrong_letters(code: str) -> str:
+    """A cheat's fallback answer (``q4 = "A"``, or a lying object around one, ``q1 = _Any("A")``) made
+    wrong for whoever runs it: options are shuffled per student, so a fixed letter is right for some;
+    the assignment's own wrong answer never is."""
+    wrong = b.cases(LESSON).WRONG
+    code = _LETTER.sub(lambda m: wrong.get(m.group(1), m.group(0)), code)
+    return _WRAPPED.sub(lambda m: (f"{wrong[m.group(1)]}\n{m.group(1)} = {m.group(2)}({m.group(1)})"
+                                   if m.group(1) in wrong else m.group(0)), code)
+
+
 def honest(replace: dict | None = None, blank=()) -> nbformat.NotebookNode:
-    """The release notebook with every answer right, except those replaced or left blank."""
-    replace = replace or {}
+    """The release notebook with every answer right, except those replaced (each fallback letter made
+    wrong for the student, see :func:`wrong_letters`) or left blank."""
+    replace = {q: wrong_letters(code) for q, code in (replace or {}).items()}
     return b.submission(LESSON, correct=[q for q in ANSWERS if q not in replace and q not in blank], replace=replace)
 
 

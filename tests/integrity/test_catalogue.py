@@ -1,4 +1,4 @@
-"""Red team (issue #7): every cheating attempt and every bad submission of the catalogue gets the
+"""Red team: every cheating attempt and every bad submission of the catalogue gets the
 outcome it must, in one cohort graded once.
 
 ``infraprep autograde`` is checked on everything (scores, the gradebook's totals, flags by cell,

@@ -97,3 +97,31 @@ def test_lecture_has_takeaways_references_charts_and_widgets(path):
     assert len(re.findall(r"\w*charts?\.\w+\(|\b\w+_chart\(|\bplot_\w+\(", code)) >= 2, "at least two charts"
     assert "PracticeQuiz" in code, "a practice self-check quiz"
     assert re.search(r"\bwidgets\b|Explorer|Calculator|Planner|Matcher|Tracker|Sizer", code), "an ipywidgets piece"
+
+
+@pytest.mark.parametrize("assignment", b.assignments())
+def test_every_assignment_ends_with_the_self_check(assignment):
+    from infraprep.assessment.selfcheck import CELL
+
+    for nb in (b.source_nb(assignment), b.release_nb(assignment)):
+        last = nb.cells[-1]
+        assert last.cell_type == "code" and last.source == CELL.format(lesson=assignment)
+        assert not b.meta(last), "the self-check cell is the learner's, not a graded or locked one"
+
+
+@pytest.mark.parametrize("assignment", b.assignments())
+def test_multiple_choice_options_give_nothing_away(assignment):
+    """Options are listed alphabetically in the source, and no set-up cell names the right one."""
+    import ast
+
+    for cell in b.source_nb(assignment).cells:
+        m = b.meta(cell)
+        if not (m.get("locked") and not m.get("grade") and not m.get("solution") and cell.cell_type == "code"):
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "mcq" and len(node.args) >= 2:
+                options = [e.value for e in getattr(node.args[1], "elts", []) if isinstance(e, ast.Constant)]
+                if options:
+                    assert options == sorted(options, key=str.casefold), (
+                        f"{assignment} {b.grade_id(cell)}: list the options alphabetically")
+        assert "letter_of(" not in cell.source, f"{assignment} {b.grade_id(cell)}: a set-up cell names an answer"

@@ -11,13 +11,17 @@ Every assignment is graded with these students:
   only, so the copiers score on average at most a quarter of the points of those questions;
 - ``wrong`` and ``near`` come from ``tests/notebooks/cases/<assignment>.py``: answers that must
   score zero for every student, and the typical mistakes (each computed from that student's own
-  inputs) that each question's tolerance must reject.
+  inputs) that each question's tolerance must reject;
+- ``delegator`` answers every coding task by handing the job to the course package's own function
+  for it (the one its hidden test forbids), through ``importlib`` and ``getattr``: each scores zero
+  and its feedback says why.
 """
 
 from __future__ import annotations
 
 import statistics
 
+import nbformat
 import pytest
 
 import builders as b
@@ -51,6 +55,9 @@ def test_round_trip(tmp_path, assignment):
         students["wrong"] = b.submission(assignment, replace=wrong)
     if near:
         students["near"] = b.submission(assignment, "all", replace=near)
+    delegating = b.delegations(assignment)
+    if delegating:
+        students["delegator"] = b.submission(assignment, "all", replace=delegating)
     course, graded = run_round_trip(tmp_path, assignment, students)
     assert graded.returncode == 0, graded.stderr[-3000:]
     got = b.scores(course, assignment)
@@ -76,6 +83,15 @@ def test_round_trip(tmp_path, assignment):
         assert not missed, f"these near-misses were accepted: {missed}"
         kept = {t: p for t, p in got["near"].items() if t.removesuffix("_tests") not in near}
         assert kept == {t: p for t, p in tests.items() if t.removesuffix("_tests") not in near}
+
+    if delegating:
+        zeroed = {q: got["delegator"][f"{q}_tests"] for q in delegating}
+        assert not any(zeroed.values()), f"handing the job to the course's own function scored: {zeroed}"
+        graded = nbformat.read(str(course / "autograded" / "delegator" / assignment / f"{assignment}.ipynb"), as_version=4)
+        said = {b.grade_id(c): [(o.get("ename"), o.get("evalue", "")) for o in c.get("outputs", [])] for c in graded.cells}
+        for q in delegating:  # unless the course's function does not even give the answer's form, it says why
+            wrong = [text for ename, text in said[f"{q}_tests"] if ename != "WrongForm"]
+            assert all("course's own" in text for text in wrong), f"{q}: the feedback must say why it scored zero: {wrong}"
 
     b.nbgrader(course, "generate_feedback", assignment)
     secrets = b.hidden_lines(assignment)
