@@ -57,6 +57,21 @@ def summary_table(runs: list[cat.Run]) -> str:
     return "\n".join(lines)
 
 
+def class_table(runs: list[cat.Run]) -> str:
+    """The red team's entries (tests/integrity/redteam.py) by class: tried, as they must be, got through."""
+    lines = ["| class | grader | attempts | as they must be | got through |", "|---|---|---:|---:|---:|"]
+    for run in runs:
+        by_class: dict[str, list[int]] = {}
+        for _, entry, _, failures in run.results:
+            if entry.klass:
+                counts = by_class.setdefault(entry.klass, [0, 0])
+                counts[0 if not failures else 1] += 1
+        for klass in sorted(by_class, key=lambda k: (not k[0].isdigit(), int(k.split()[0]) if k[0].isdigit() else 0, k)):
+            ok, bad = by_class[klass]
+            lines.append(f"| {klass} | {run.grader} | {ok + bad} | {ok} | {bad} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2)
@@ -90,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)
     print("\n" + summary_table(runs))
+    if any(e.klass for run in runs for _, e, _, _ in run.results):
+        print("\n" + class_table(runs))
     missed = {(run.grader, name): failures for run in runs for name, failures in run.failures().items()}
     if missed:
         print(f"\n{len(missed)} entr{'y' if len(missed) == 1 else 'ies'} missed the expectation:")

@@ -30,6 +30,7 @@ import os
 import random
 import re
 import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -40,11 +41,58 @@ import nbformat
 
 import builders as b
 
+try:
+    from . import redteam_lesson
+except ImportError:  # imported as a top-level module (benchmarks/integrity.py)
+    import redteam_lesson
+
 LESSON = "01-roles"
 NB = f"{LESSON}.ipynb"
 ANSWERS = b.answer_ids(b.source_nb(LESSON))             # q1 ... q14 (autograded answers)
 TESTS = b.test_cells(b.source_nb(LESSON))               # q1_tests ... q14_tests -> points
 MAX_SCORE = sum(TESTS.values()) + 7.0                   # 27 autograded + 7 written (q15)
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """An assignment the catalogue grades: its autograded answers, test cells (points) and maximum score."""
+
+    name: str
+    answers: list
+    tests: dict
+    max_score: float
+
+    @property
+    def nb(self) -> str:
+        return f"{self.name}.ipynb"
+
+
+def _lesson_of(name: str, source) -> Lesson:
+    tests = b.test_cells(source)
+    written = sum(float(b.meta(c).get("points", 0)) for c in source.cells
+                  if b.meta(c).get("grade") and b.meta(c).get("solution"))
+    return Lesson(name, b.answer_ids(source), tests, sum(tests.values()) + written)
+
+
+_LESSONS: dict = {}
+
+
+def lesson(name: str) -> Lesson:
+    """The catalogue's facts about an assignment (lesson 1 for a lesson folder that is not one)."""
+    if name not in _LESSONS:
+        if name == LESSON:
+            _LESSONS[name] = _lesson_of(name, b.source_nb(LESSON))
+        elif name == redteam_lesson.LESSON:
+            _LESSONS[name] = _lesson_of(name, redteam_lesson.source_notebook())
+        else:
+            return lesson(LESSON)
+    return _LESSONS[name]
+
+
+def graded_lessons(entries) -> list[str]:
+    """The assignments a set of entries needs in the course (lesson folders that are not one excluded)."""
+    known = {LESSON, redteam_lesson.LESSON}
+    return sorted({LESSON} | {e.lesson for e in entries if e.lesson in known})
 CELL_TIMEOUT = 8                                        # seconds; the test course's Execute.timeout
 JUDGE_TIMEOUT = 10                                      # seconds; the test course's JudgedExecute.judge_timeout
 COURSE_CONFIG = f"""
@@ -84,13 +132,16 @@ class Entry:
     check: Callable[["Observed"], str | None] | None = None
     stock: bool = False                # also graded with stock `nbgrader autograde` (scores only)
     lesson: str = LESSON
+    klass: str = ""                    # the red team's class of attack (issue 14's 1-11, or a new class's name)
+    student: str = ""                  # the student id to submit as (default: one the catalogue assigns)
 
     def expected_scores(self) -> dict[str, tuple[float, ...]]:
         """test grade id -> the scores it may get."""
+        tests = lesson(self.lesson).tests
         if self.problem:
-            return {t: (0.0,) for t in TESTS}
+            return {t: (0.0,) for t in tests}
         out = {}
-        for test, points in TESTS.items():
+        for test, points in tests.items():
             question = test.removesuffix("_tests")
             out[test] = (0.0,) if question in self.zero else (0.0, points) if question in self.maybe else (points,)
         return out
@@ -101,11 +152,14 @@ class Entry:
         else:
             total = sum(max(v) for v in self.expected_scores().values())
             low = sum(min(v) for v in self.expected_scores().values())
-            text = f"graded {low:g}" + (f"-{total:g}" if total != low else "") + f"/{sum(TESTS.values()):g}"
+            text = f"graded {low:g}" + (f"-{total:g}" if total != low else "") + \
+                f"/{sum(lesson(self.lesson).tests.values()):g}"
             if self.zero:
                 text += "; 0 for " + ",".join(self.zero)
         if self.flags:
             text += "; flags " + ", ".join(k + (f"@{c}" if c else "") for k, c in self.flags)
+        if self.lesson != LESSON:
+            text = f"[{self.lesson}] " + text
         return text
 
 
@@ -128,12 +182,25 @@ class Folder:
         path.mkdir(parents=True, exist_ok=True)
 
 
-def materialize(folder: Path, files: dict) -> None:
+class Fifo:
+    """A named pipe (reading it blocks until someone writes)."""
+
+    def make(self, path: Path) -> None:
+        os.mkfifo(path)
+
+
+def materialize(folder: Path, files) -> None:
+    """Make a submission folder: ``files`` maps paths in it to contents; a :class:`Link` instead of a
+    mapping makes the submission folder itself a link."""
+    if isinstance(files, Link):
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        files.make(folder)
+        return
     folder.mkdir(parents=True, exist_ok=True)
     for name, content in files.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, (Link, Folder)):
+        if isinstance(content, (Link, Folder, Fifo)) or hasattr(content, "make"):
             content.make(path)
         elif isinstance(content, bytes):
             path.write_bytes(content)
@@ -175,6 +242,41 @@ def answers(replace: dict | None = None, blank=(), edit=None, extra: dict | None
         files.update(extra or {})
         return files
     return build
+
+
+def rt_honest(replace: dict | None = None, blank=()) -> nbformat.NotebookNode:
+    """The red-team assignment's release, as built for the course, answered from its source's solutions
+    (the written answer too), except the answers replaced or left blank."""
+    replace = replace or {}
+    nb = released(redteam_lesson.LESSON)
+    solutions = {b.grade_id(c): c.source for c in redteam_lesson.source_notebook().cells if b.meta(c).get("solution")}
+    unknown = set(replace) - set(solutions)
+    if unknown:
+        raise KeyError(f"{redteam_lesson.LESSON}: no answer cell(s) {sorted(unknown)}")
+    for cell in nb.cells:
+        gid = b.grade_id(cell)
+        if gid in replace:
+            cell.source = replace[gid]
+        elif gid in solutions and gid not in blank:
+            cell.source = solutions[gid]
+    return nb
+
+
+def rt_answers(replace: dict | None = None, blank=(), edit=None, extra: dict | None = None):
+    """:func:`answers` for the red-team assignment (``tests/integrity/redteam_lesson.py``)."""
+    def build():
+        nb = rt_honest(replace, blank)
+        if edit is not None:
+            changed = edit(nb)
+            nb = changed if isinstance(changed, nbformat.NotebookNode) else nb
+        files = {redteam_lesson.NB: nb}
+        files.update(extra or {})
+        return files
+    return build
+
+
+def rt_solution(question: str) -> str:
+    return next(c.source for c in redteam_lesson.source_notebook().cells if b.grade_id(c) == question)
 
 
 def raw(content):
@@ -1000,9 +1102,26 @@ CONTROLS = [
     Entry("honest (all answers right)", "control", "control", answers(), stock=True),
     Entry("blank (nothing answered)", "control", "control", lambda: {NB: honest(blank=ANSWERS)},
           zero=tuple(ANSWERS), stock=True),
+    Entry("honest (all answers right) on the red-team assignment", "control", "control", rt_answers(), stock=True,
+          lesson=redteam_lesson.LESSON),
+    Entry("blank (nothing answered) on the red-team assignment", "control", "control",
+          rt_answers(blank=tuple(lesson(redteam_lesson.LESSON).answers) + ("q7",)),
+          zero=tuple(lesson(redteam_lesson.LESSON).answers), stock=True, lesson=redteam_lesson.LESSON),
 ]
 
-ENTRIES = CHEATS + BAD_INPUTS
+def _redteam_entries() -> list[Entry]:
+    """The red team's attempts after issue 14 (tests/integrity/redteam.py), built from this module."""
+    import sys
+
+    try:
+        from . import redteam
+    except ImportError:  # imported as a top-level module (benchmarks/integrity.py)
+        import redteam
+    return redteam.entries(sys.modules[__name__])
+
+
+REDTEAM = _redteam_entries()
+ENTRIES = CHEATS + BAD_INPUTS + REDTEAM
 
 # the first red team's 14 cheats, by name (tests/integrity/cheats.py keeps them importable)
 LEGACY = [e.name for e in CHEATS[:14]]
@@ -1023,6 +1142,9 @@ class Observed:
     printed_problems: list[tuple[str, str]] = field(default_factory=list)  # (kind, message) from the command's output
     pwned: bool = False
     course: Path | None = None
+    lesson: str = LESSON
+    output: str = ""                                    # everything the grading command printed
+    feedback: "subprocess.CompletedProcess | None" = None  # the feedback command's run, where one was made
 
     @property
     def graded(self) -> bool:
@@ -1041,8 +1163,9 @@ class Observed:
             got = sum(v or 0 for v in self.scores.values())
             zero = [t.removesuffix("_tests") for t, v in self.scores.items() if not v]
             none = [t for t, v in self.scores.items() if v is None]
-            text = f"graded {got:g}/{sum(TESTS.values()):g}" if self.graded_file else f"no autograded file, {got:g}"
-            if zero and len(zero) < len(TESTS):
+            tests = lesson(self.lesson).tests
+            text = f"graded {got:g}/{sum(tests.values()):g}" if self.graded_file else f"no autograded file, {got:g}"
+            if zero and len(zero) < len(tests):
                 text += "; 0 for " + ",".join(zero)
             elif zero:
                 text += "; all 0"
@@ -1064,8 +1187,10 @@ def student_ids(entries: list[Entry]) -> dict[str, Entry]:
     """One student per entry: c01... for cheats, b01... for bad inputs; controls sort last (zz-...)."""
     out, counts = {}, {"cheat": 0, "bad input": 0}
     for entry in entries:
-        if entry.category == "control":
-            sid = "zz-" + entry.name.split()[0]
+        if entry.student:
+            sid = entry.student
+        elif entry.category == "control":
+            sid = "zz-" + entry.name.split()[0] + ("" if entry.lesson == LESSON else "-rt")
         else:
             counts[entry.category] += 1
             sid = f"{entry.category[0]}{counts[entry.category]:02d}"
@@ -1073,10 +1198,27 @@ def student_ids(entries: list[Entry]) -> dict[str, Entry]:
     return out
 
 
+_RELEASED: dict[str, Path] = {}   # lesson -> its release notebook in the course being built
+
+
+def released(name: str) -> nbformat.NotebookNode:
+    """The release notebook of an assignment (the red-team lesson's: the one made for the course being built)."""
+    if name == LESSON:
+        return b.release_nb(LESSON)
+    if name not in _RELEASED:
+        raise RuntimeError(f"{name} is released only while a catalogue course is built (build_course)")
+    return b.read(_RELEASED[name])
+
+
 def build_course(tmp: Path, entries: list[Entry]) -> tuple[Path, dict[str, Entry]]:
     course = b.new_course(tmp, [LESSON])
+    lessons = graded_lessons(entries)
+    if redteam_lesson.LESSON in lessons:
+        redteam_lesson.write_source(course)
     b.add_course_config(course, COURSE_CONFIG)
-    b.nbgrader(course, "generate_assignment", LESSON, "--force")
+    for name in lessons:
+        b.nbgrader(course, "generate_assignment", name, "--force")
+        _RELEASED[name] = course / "release" / name / lesson(name).nb
     students = student_ids(entries)
     for sid, entry in students.items():
         materialize(course / "submitted" / sid / entry.lesson, entry.build())
@@ -1086,24 +1228,25 @@ def build_course(tmp: Path, entries: list[Entry]) -> tuple[Path, dict[str, Entry
 PROBLEM_LINE = re.compile(r"^\s+(\S+) / (\S+) / (\S+): ([^:]+): (.*)$")
 
 
-def observe(course: Path, students: dict[str, Entry], stdout: str) -> dict[str, Observed]:
+def observe(course: Path, students: dict[str, Entry], stdout: str, output: str = "") -> dict[str, Observed]:
     from nbgrader.api import Gradebook
 
-    obs = {sid: Observed(sid, course=course) for sid in students}
+    obs = {sid: Observed(sid, course=course, lesson=lesson(e.lesson).name, output=output) for sid, e in students.items()}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for sub in gb.assignment_submissions(LESSON):
-            if sub.student_id not in obs:
-                continue
-            o = obs[sub.student_id]
-            o.scores = {g.name: g.auto_score for nb in sub.notebooks for g in nb.grades if g.cell_type == "code"}
-            o.total, o.max_score = float(sub.score), float(sub.max_score)
+        for name in graded_lessons(students.values()):
+            for sub in gb.assignment_submissions(name):
+                if sub.student_id not in obs or obs[sub.student_id].lesson != name:
+                    continue
+                o = obs[sub.student_id]
+                o.scores = {g.name: g.auto_score for nb in sub.notebooks for g in nb.grades if g.cell_type == "code"}
+                o.total, o.max_score = float(sub.score), float(sub.max_score)
     import sqlite3
 
     with sqlite3.connect(course / "gradebook.db") as con:
         pwned = bool(con.execute("select count(*) from sqlite_master where name = 'pwned'").fetchone()[0])
     for sid, o in obs.items():
         o.pwned = pwned
-        path = course / "autograded" / sid / LESSON / NB
+        path = course / "autograded" / sid / o.lesson / lesson(o.lesson).nb
         if path.is_file():
             o.graded_file = True
             o.nb_bytes = path.stat().st_size
@@ -1125,7 +1268,7 @@ def observe(course: Path, students: dict[str, Entry], stdout: str) -> dict[str, 
             o.flags += [(k, "", m) for k, m in o.printed_problems]
         return obs
     for flag in collect(course):
-        if flag.student in obs:
+        if flag.student in obs and flag.lesson in (obs[flag.student].lesson, students[flag.student].lesson):
             obs[flag.student].flags.append((str(flag.kind), str(flag.cell or ""), str(flag.message or "")))
     return obs
 
@@ -1164,7 +1307,7 @@ def check(entry: Entry, o: Observed, grader: str = "infraprep") -> list[str]:
             if not honest_ok:
                 failures.append(f"want a reported problem ({' or '.join(entry.problem)})"
                                 + (" or an honest grade" if entry.or_graded else "") + f", got {problems or 'none'}")
-        if entry.lesson == LESSON and o.scores is not None and any(o.scores.values()) and not entry.or_graded:
+        if entry.lesson == o.lesson and o.scores is not None and any(o.scores.values()) and not entry.or_graded:
             failures.append(f"a reported notebook must score zero, got {sum(v or 0 for v in o.scores.values()):g}")
     else:
         if problems:
@@ -1182,8 +1325,9 @@ def check(entry: Entry, o: Observed, grader: str = "infraprep") -> list[str]:
         earned = sum(v or 0 for v in o.scores.values())
         if o.total is not None and abs(o.total - earned) > 1e-6:
             failures.append(f"gradebook total {o.total:g} differs from the autograded scores ({earned:g})")
-        if o.max_score is not None and abs(o.max_score - MAX_SCORE) > 1e-6:
-            failures.append(f"gradebook max score {o.max_score:g} (want {MAX_SCORE:g})")
+        want_max = lesson(o.lesson).max_score
+        if o.max_score is not None and abs(o.max_score - want_max) > 1e-6:
+            failures.append(f"gradebook max score {o.max_score:g} (want {want_max:g})")
     for kinds, cell in entry.flags:
         allowed = set(kinds.split("|"))
         if not any(f[0] in allowed and (cell is None or _cell_matches(cell, f)) for f in o.flags):
@@ -1197,7 +1341,8 @@ def check(entry: Entry, o: Observed, grader: str = "infraprep") -> list[str]:
 
 def _graded_expectation(entry: Entry) -> dict[str, tuple[float, ...]]:
     """For ``or_graded`` entries: the scores an honest grade gives (the questions in ``zero`` excepted)."""
-    return Entry(entry.name, entry.category, entry.covers, entry.build, zero=entry.zero, maybe=entry.maybe).expected_scores()
+    return Entry(entry.name, entry.category, entry.covers, entry.build, zero=entry.zero, maybe=entry.maybe,
+                 lesson=entry.lesson).expected_scores()
 
 
 @dataclass
@@ -1208,24 +1353,42 @@ class Run:
     stdout: str
     stderr: str
     results: list[tuple[str, Entry, Observed, list[str]]]   # (student, entry, observed, failures)
+    feedback: subprocess.CompletedProcess | None = None     # the red-team lesson's feedback command, if made
 
     def failures(self) -> dict[str, list[str]]:
         return {f"{sid} {e.category}: {e.name}": f for sid, e, _, f in self.results if f}
 
 
+def controls(entries: list[Entry]) -> list[Entry]:
+    """The honest and the blank control of every assignment the entries use."""
+    lessons = graded_lessons(entries)
+    return [c for c in CONTROLS if c.lesson in lessons]
+
+
 def run(tmp: Path, entries: list[Entry], grader: str = "infraprep", workers: int = 2) -> Run:
-    """Build one course with a student per entry (and the controls), grade it once, check everyone."""
-    course, students = build_course(tmp, entries + CONTROLS)
+    """Build one course with a student per entry (and the controls), grade it once, check everyone.
+
+    With the red-team assignment among the entries' lessons and ``infraprep`` as the grader, its feedback
+    is made too (``infraprep feedback 90-redteam --no-release``): entries about what feedback shows, or
+    whether it is made for everyone, look at it (``Observed.feedback``)."""
+    course, students = build_course(tmp, entries + controls(entries))
     started = time.perf_counter()
     if grader == "nbgrader":
-        proc = b.nbgrader(course, "autograde", LESSON, check=False)
+        procs = [b.nbgrader(course, "autograde", name, check=False) for name in graded_lessons(students.values())]
+        proc = subprocess.CompletedProcess(procs[0].args, max(p.returncode for p in procs),
+                                           "".join(p.stdout for p in procs), "".join(p.stderr for p in procs))
     else:
         # no lesson named: every folder under submitted/ is looked at (a stray lesson folder is reported)
         proc = b.infraprep(course, "autograde", "--workers", str(workers), "--no-progress", check=False)
     seconds = time.perf_counter() - started
-    obs = observe(course, students, proc.stdout)
+    feedback = None
+    if grader == "infraprep" and redteam_lesson.LESSON in graded_lessons(students.values()):
+        feedback = b.infraprep(course, "feedback", redteam_lesson.LESSON, "--no-release", check=False)
+    obs = observe(course, students, proc.stdout, proc.stdout + proc.stderr)
+    for o in obs.values():
+        o.feedback = feedback
     results = [(sid, e, obs[sid], check(e, obs[sid], grader)) for sid, e in students.items()]
-    return Run(grader, seconds, proc.returncode, proc.stdout, proc.stderr, results)
+    return Run(grader, seconds, proc.returncode, proc.stdout, proc.stderr, results, feedback)
 
 
 def summary(run_: Run) -> dict[str, int]:
@@ -1235,9 +1398,10 @@ def summary(run_: Run) -> dict[str, int]:
     def blocked(e, o):
         if o.scores is None:
             return bool(o.problems())
-        earned = {t: o.scores.get(t) or 0 for t in TESTS}
+        tests = lesson(e.lesson).tests
+        earned = {t: o.scores.get(t) or 0 for t in tests}
         want = e.expected_scores()
-        return all(earned[t] <= max(want[t]) for t in TESTS) and (o.total or 0) <= sum(max(v) for v in want.values()) + 1e-6
+        return all(earned[t] <= max(want[t]) for t in tests) and (o.total or 0) <= sum(max(v) for v in want.values()) + 1e-6
 
     return {
         "attempts tried": len(cheats),
