@@ -132,7 +132,7 @@ class Entry:
     check: Callable[["Observed"], str | None] | None = None
     stock: bool = False                # also graded with stock `nbgrader autograde` (scores only)
     lesson: str = LESSON
-    klass: str = ""                    # the red team's class of attack (issue 14's 1-11, or a new class's name)
+    klass: str = ""                    # the red team's class of attack (1-11 in redteam.py, or a new class's name)
     student: str = ""                  # the student id to submit as (default: one the catalogue assigns)
 
     def expected_scores(self) -> dict[str, tuple[float, ...]]:
@@ -1110,7 +1110,7 @@ CONTROLS = [
 ]
 
 def _redteam_entries() -> list[Entry]:
-    """The red team's attempts after issue 14 (tests/integrity/redteam.py), built from this module."""
+    """The red team's attempts by class of attack (tests/integrity/redteam.py), built from this module."""
     import sys
 
     try:

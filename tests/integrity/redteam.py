@@ -1,15 +1,28 @@
-"""The red team's attempts on the grader as it is after issue 14, by class, as catalogue entries.
+"""The red team's attempts on the grader, by class of attack, as catalogue entries.
 
-Issue 14 listed eleven classes of attack that had got through; every class here has at least three
-attempts of the red team's own (classes 3 and 4, which need the fork server or the sandbox itself, are
-in ``test_redteam_isolation.py``; the exchange's in ``test_redteam_exchange.py``; the judge's own
-process in ``test_redteam_judge.py``). Then the classes nobody had listed: handing a coding task to the
+Eleven classes of attack, each with at least three attempts of the red team's own:
+
+1. the grade is the judge's (nothing the kernel outputs or returns raises a score);
+2. hidden data stays hidden (no hidden input reaches a student's outputs or feedback);
+3. state surviving from one notebook to the next on one fork server;
+4. host files changed from inside the sandbox;
+5. output caps count every byte;
+6. no script runs where an instructor or a student looks;
+7. no control character reaches a terminal;
+8. the grader's own work is bounded;
+9. no link is followed;
+10. nobody stops feedback for others;
+11. no silent zeros from a broken grading environment.
+
+Classes 3 and 4, which need the fork server or the sandbox itself, are in
+``test_redteam_isolation.py``; the exchange's attacks in ``test_redteam_exchange.py``; the judge's own
+process in ``test_redteam_judge.py``. Then classes outside that list: handing a coding task to the
 course's own function, variant identity tricks, following links in the submission folder, and filling
 the grader's disk.
 
 Each entry says the outcome it *must* get. An attempt that gets through stays here with that
 expectation, so the catalogue fails until the grader is fixed; ``KNOWN_HOLES`` names them, with where
-in the grader each one gets through (the lead's list of fixes).
+in the grader each one gets through (the list of fixes still to make).
 
 :func:`entries` builds them from the catalogue module (``catalogue.py`` calls it at the end), so this
 file imports nothing of the catalogue itself. Runaway code is bounded, as in the rest of the catalogue.

@@ -1,5 +1,5 @@
-"""Red team, classes 3 and 4 of issue 14: state surviving from one notebook to the next on one fork
-server, and host files changed from inside the sandbox.
+"""Red team, classes 3 and 4 (tests/integrity/redteam.py): state surviving from one notebook to the
+next on one fork server, and host files changed from inside the sandbox.
 
 Class 3 is tried as writer/reader pairs graded back to back on one fork server (the writer leaves
 something behind, the reader looks for it); class 4 by trying every bound path from a kernel, under

@@ -1,4 +1,4 @@
-"""Red team on the grader's own work (classes 8 and 11 of issue 14), at the judge's boundary.
+"""Red team on the grader's own work (classes 8 and 11 of tests/integrity/redteam.py), at the judge's boundary.
 
 What a kernel sends the judge is plain data (:mod:`infraprep.grading.kernelcodec`), but its size and
 shape are the student's to choose: each attempt below sends the judge exactly what a kernel can send
