@@ -841,7 +841,7 @@ LYING = "subclasses of float and str that lie"
 DISK = "reading solutions or the gradebook from disk"
 
 CHEATS = [
-    # the 14 attempts of the first red team (tests/integrity/cheats.py before the catalogue)
+    # the 14 attempts of the first red team
     _cheat("patch the numeric check", PATCHED, {"q8": "ck.number = lambda *a, **k: None\nq8 = 1.0"}, ("q8",)),
     _cheat("patch every check in the module", PATCHED, {
         "q9": "import infraprep.checking as _c\nfor _n in dir(_c):\n    if not _n.startswith('_') and callable(getattr(_c, _n)) and _n.islower():\n        setattr(_c, _n, lambda *a, **k: None)\nq9 = 1.0"},
@@ -1123,7 +1123,7 @@ def _redteam_entries() -> list[Entry]:
 REDTEAM = _redteam_entries()
 ENTRIES = CHEATS + BAD_INPUTS + REDTEAM
 
-# the first red team's 14 cheats, by name (tests/integrity/cheats.py keeps them importable)
+# the first red team's 14 cheats, by name (stock nbgrader autograde grades them too)
 LEGACY = [e.name for e in CHEATS[:14]]
 
 
@@ -1258,15 +1258,8 @@ def observe(course: Path, students: dict[str, Entry], stdout: str, output: str =
         m = PROBLEM_LINE.match(line)
         if m and m.group(1) in obs:
             obs[m.group(1)].printed_problems.append((m.group(4).strip(), m.group(5)))
-    try:
-        from infraprep.grading.flags import collect
-    except ImportError:  # before flags.py: the autograded notebooks' metadata and the printed problems
-        for o in obs.values():
-            if o.nb is not None:
-                for f in (o.nb.metadata.get("infraprep", {}) or {}).get("flags", []) or []:
-                    o.flags.append((str(f.get("kind")), str(f.get("cell") or ""), str(f.get("message", ""))))
-            o.flags += [(k, "", m) for k, m in o.printed_problems]
-        return obs
+    from infraprep.grading.flags import collect
+
     for flag in collect(course):
         if flag.student in obs and flag.lesson in (obs[flag.student].lesson, students[flag.student].lesson):
             obs[flag.student].flags.append((str(flag.kind), str(flag.cell or ""), str(flag.message or "")))

@@ -39,6 +39,9 @@ def test_the_catalogue_is_big_enough_and_covers_the_issue():
         assert set(entry.zero + entry.maybe) <= set(cat.lesson(entry.lesson).answers), entry.name
         if entry.category == "cheat":
             assert entry.zero or entry.flags or entry.check, f"{entry.name}: a cheat must target something"
+    # the first red team's fourteen answer-only cheats are graded by stock nbgrader autograde too
+    legacy = [e for e in cat.ENTRIES if e.name in cat.LEGACY]
+    assert len(legacy) == 14 and all(e.stock and e.category == "cheat" and e.zero for e in legacy)
 
 
 def test_the_red_team_tries_every_class_of_issue_14_three_ways_and_names_what_got_through():
