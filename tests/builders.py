@@ -16,6 +16,8 @@ from pathlib import Path
 
 import nbformat
 
+from infraprep.grading.cells import nbgrader_meta
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "source"
 RELEASE = ROOT / "release"
@@ -44,8 +46,7 @@ def release_nb(assignment: str) -> nbformat.NotebookNode:
     return read(RELEASE / assignment / f"{assignment}.ipynb")
 
 
-def meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
+meta = nbgrader_meta
 
 
 def grade_id(cell) -> str | None:

@@ -9,7 +9,8 @@ END_HIDDEN = "END HIDDEN TESTS"
 
 
 def nbgrader_meta(cell: NotebookNode) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+    """A cell's nbgrader metadata, ``{}`` when it has none (or a submission set it to something empty)."""
+    return (cell.get("metadata") or {}).get("nbgrader") or {}
 
 
 def is_test_cell(cell: NotebookNode) -> bool:

@@ -18,6 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .cells import nbgrader_meta
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -65,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     release = cohort / "release" / lesson / f"{lesson}.ipynb"
     import nbformat
 
-    ids = [c.metadata["nbgrader"]["grade_id"] for c in nbformat.read(str(source), as_version=4).cells
-           if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+    ids = [nbgrader_meta(c)["grade_id"] for c in nbformat.read(str(source), as_version=4).cells
+           if nbgrader_meta(c).get("solution")]
     plays = {
         "ada": (answered(source, release, "all", replace=_own_code(lesson)), "2026-01-14 09:00:00 UTC",
                 "answers everything, with code of her own"),
@@ -131,7 +133,7 @@ def _course_solution(source: Path, answer: str) -> str:
     import nbformat
 
     for cell in nbformat.read(str(source), as_version=4).cells:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == answer:
+        if nbgrader_meta(cell).get("grade_id") == answer:
             return cell.source
     raise KeyError(answer)
 

@@ -39,6 +39,7 @@ import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cells import nbgrader_meta
 from .course import Course
 
 WRONG_MATCH = "matching wrong answers on questions with variants"
@@ -142,10 +143,6 @@ def _plain(value):
 
 # ---------------------------------------------------------------- the course's side: inputs and right answers
 
-def _meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
 def variant_truth(source: Path, lesson: str, student: str, secret: str, qids: set[str]) -> dict[str, dict]:
     """For one student: qid -> {"inputs": {name: value}, "right": value, "options": [...] or None},
     from the course's set-up and solution cells run with the student's variants."""
@@ -158,7 +155,7 @@ def variant_truth(source: Path, lesson: str, student: str, secret: str, qids: se
     out: dict[str, dict] = {q: {"inputs": {}, "right": None, "options": None} for q in qids}
     with variants.grading_identity(student, secret):
         for cell in nb.cells:
-            m = _meta(cell)
+            m = nbgrader_meta(cell)
             if cell.cell_type != "code":
                 continue
             setup = m.get("locked") and not m.get("grade") and not m.get("solution")
@@ -222,7 +219,7 @@ def _answers(course: Course, lesson: str) -> dict[str, dict[str, str]]:
             continue
         cells = out.setdefault(path.parent.parent.name, {})
         for cell in nb.cells:
-            m = _meta(cell)
+            m = nbgrader_meta(cell)
             if cell.cell_type == "code" and m.get("solution") and not m.get("grade") and m.get("grade_id"):
                 cells[m["grade_id"]] = cell.source
     return out
@@ -396,7 +393,7 @@ def code_questions(course: Course, lesson: str) -> dict[str, str]:
     found = {}
     for path in sorted(Path(cd.format_path(cd.source_directory, ".", lesson)).glob("*.ipynb")):
         for cell in nbformat.read(str(path), as_version=4).cells:
-            m = _meta(cell)
+            m = nbgrader_meta(cell)
             if cell.cell_type == "code" and m.get("solution") and not m.get("grade") and m.get("grade_id"):
                 try:
                     tree = ast.parse(cell.source)

@@ -6,6 +6,8 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from .cells import nbgrader_meta
+
 
 def answered(source_path: Path, release_path: Path, correct: Iterable[str] | str = (),
              replace: Mapping[str, str] | None = None):
@@ -17,9 +19,9 @@ def answered(source_path: Path, release_path: Path, correct: Iterable[str] | str
     release = nbformat.read(str(release_path), as_version=4)
 
     def gid(cell):
-        return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        return nbgrader_meta(cell).get("grade_id")
 
-    solutions = {gid(c): c.source for c in source.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    solutions = {gid(c): c.source for c in source.cells if nbgrader_meta(c).get("solution")}
     wanted = set(solutions) if correct == "all" else set(correct)
     replace = dict(replace or {})
     for cell in release.cells:

@@ -29,15 +29,11 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from . import flags
-from .cells import split_hidden
+from .cells import nbgrader_meta, split_hidden
 
 _TRACKED = ("grade", "solution", "locked", "task")
 # what nbgrader's exchange adds to every submission: never the student's extra files
 EXCHANGE_FILES = frozenset({"timestamp.txt", "submission_secret.txt"})
-
-
-def _meta(cell) -> dict:
-    return (cell.get("metadata") or {}).get("nbgrader") or {}
 
 
 def _read_notebook(path: Path):
@@ -88,12 +84,12 @@ class _Original:
         self.metadata: dict[str, dict] = {}
         if source_nb is not None:
             for cell in source_nb.cells:
-                gid = _meta(cell).get("grade_id")
+                gid = nbgrader_meta(cell).get("grade_id")
                 if gid in self.cells:
                     self.order.append(gid)
                     if cell.get("id"):
                         self.cell_ids[gid] = cell["id"]
-                    self.metadata[gid] = dict(_meta(cell))
+                    self.metadata[gid] = dict(nbgrader_meta(cell))
         for gid in self.cells:  # cells the source notebook no longer shows: keep the gradebook's order
             if gid not in self.order:
                 self.order.append(gid)
@@ -191,7 +187,7 @@ class RestoreGradedCells(NbGraderPreprocessor):
         for index, cell in enumerate(nb.cells):
             if index in identity:
                 continue
-            meta = _meta(cell)
+            meta = nbgrader_meta(cell)
             claimed = meta.get("grade_id")
             if not claimed and not any(meta.get(k) for k in _TRACKED):
                 continue
@@ -206,7 +202,7 @@ class RestoreGradedCells(NbGraderPreprocessor):
                           "nbgrader metadata that is not the instructor's was removed; the cell ran as ordinary code")
         for index in sorted(identity):
             gid, cell = identity[index], nb.cells[index]
-            claimed = _meta(cell).get("grade_id")
+            claimed = nbgrader_meta(cell).get("grade_id")
             if claimed != gid:
                 how = "removed" if not claimed else f"changed (it claimed {claimed!r})"
                 flags.add(nb, flags.STRIPPED_METADATA, gid, f"the cell's nbgrader metadata was {how}; restored")
@@ -222,7 +218,7 @@ class RestoreGradedCells(NbGraderPreprocessor):
             identity[position] = gid
 
     def _check(self, nb, cell, gid: str, original: _Original, report_meta: bool = True) -> None:
-        meta = _meta(cell)
+        meta = nbgrader_meta(cell)
         expected = original.expected_meta(gid)
         try:
             points = float(meta.get("points") or 0)
@@ -255,7 +251,7 @@ class RestoreGradedCells(NbGraderPreprocessor):
     @staticmethod
     def _position(nb, gid: str, original: _Original) -> int:
         """Just after the nearest earlier original cell still in the notebook (or at the top)."""
-        at = {(_meta(c).get("grade_id")): i for i, c in enumerate(nb.cells) if _meta(c).get("grade_id")}
+        at = {(nbgrader_meta(c).get("grade_id")): i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade_id")}
         earlier = original.order[: original.order.index(gid)]
         for previous in reversed(earlier):
             if previous in at:
