@@ -17,7 +17,6 @@ plausible run, node or file from a ``random.Random``.
 
 from __future__ import annotations
 
-import math
 import random
 import re
 

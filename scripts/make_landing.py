@@ -4,8 +4,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-import nbformat
-from infraprep import tables
+import nbformat  # noqa: E402  (after the course folder is on the path)
+from infraprep import tables  # noqa: E402
 root = ROOT
 lines = []
 for l in tables.lessons().itertuples(index=False):

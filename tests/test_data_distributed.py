@@ -4,7 +4,6 @@ import datetime
 import re
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from infraprep import estimates, tables
@@ -107,7 +106,10 @@ def test_fsdp_table_names_fsdp1_and_fsdp2_for_each_stage():
 def test_pipeline_schedule_table_agrees_with_the_formulas():
     table = tables.load(LESSON, "pipeline_schedules").set_index("schedule")
     p, m, v = 8, 32, 2
-    ratio = lambda f: f / (1 - f)  # bubble / ideal from the fraction of the step
+
+    def ratio(f):  # bubble / ideal from the fraction of the step
+        return f / (1 - f)
+
     assert table.loc["1F1B (PipeDream-Flush)", "bubble_vs_ideal"] == "(p-1)/m"
     assert ratio(estimates.schedule_bubble_fraction("1f1b", p, m)) == pytest.approx((p - 1) / m)
     assert ratio(estimates.schedule_bubble_fraction("interleaved", p, m, v)) == pytest.approx((p - 1) / (v * m))

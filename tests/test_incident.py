@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+import random
+import re
+
 import pandas as pd
 import pytest
 
@@ -127,9 +131,6 @@ def test_diagnosis_steps_are_well_formed():
 
 
 # --------------------------------------------------------------------------- generated incidents
-import inspect
-import random
-import re
 
 SEEDS = range(40)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 
 import pytest
 
-from infraprep import userdata
+from infraprep import manifests, tables, userdata
 from infraprep.practice import bank, mock
 
 
@@ -127,9 +128,7 @@ def test_two_result_objects_on_one_file_keep_every_session(tmp_path):
 
 
 # --------------------------------------------------------------------------- model answers
-import re
 
-from infraprep import estimates, manifests, tables
 
 DESIGN_PARTS = ("Requirements", "Numbers", "Architecture", "Deep dive", "Trade-offs")
 

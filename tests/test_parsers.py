@@ -1,8 +1,6 @@
 """Parsers of real tool output: nccl-tests, ib_write_bw, ibstat, lfs getstripe."""
 
-import math
 
-import pandas as pd
 import pytest
 
 from infraprep import estimates, parsers, tables

@@ -139,7 +139,7 @@ def _label(grade_id: str) -> str:
 
 def check(lesson: str, notebook: str | os.PathLike | None = None, write_feedback: bool = True) -> Result:
     """Grade ``notebook`` (default: the working copy of ``lesson``) with the hidden tests on this machine."""
-    from infraprep.grading.cells import is_test_cell, nbgrader_meta
+    from infraprep.grading.cells import nbgrader_meta
     from infraprep.grading.judge import JudgedExecute, TrustedCells
 
     from . import variants

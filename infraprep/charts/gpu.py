@@ -221,7 +221,7 @@ def peer_bandwidth_chart(datasheets: pd.DataFrame, gpus: Sequence[str] = ("H100 
     fig, ax = new_figure(8, 4.5)
     x = np.arange(len(gpus))
     width = 0.38
-    for offset, (label, n, color) in enumerate(((f"to one peer", 1, PALETTE[0]),
+    for offset, (label, n, color) in enumerate((("to one peer", 1, PALETTE[0]),
                                                 (f"to each of {peers} peers at once (total)", peers, PALETTE[1]))):
         heights = []
         for gpu in gpus:

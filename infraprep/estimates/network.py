@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from ._validate import count, fraction, positive
+from ._validate import count, positive
 from .communication import busbw_factor
 
 __all__ = [

@@ -41,7 +41,6 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
-import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator

@@ -342,7 +342,6 @@ def generate(rng: random.Random) -> dict[str, str]:
     events = []  # (time, line) of the metric and checkpoint lines after the resume
     loss = rng.uniform(2.2, 2.9)
     lr = rng.uniform(1.5e-4, 3e-4)
-    save_done = None
     step, clock = resume, t
     fail_time = None
     while fail_time is None:
@@ -364,7 +363,6 @@ def generate(rng: random.Random) -> dict[str, str]:
                 events.append((done, f"{_stamp(done)} | INFO  | ckpt      | saved step_{step:06d} in {took:.1f} s"))
             else:
                 fail_time = clock + timedelta(seconds=took * rng.uniform(0.15, 0.85))
-                save_done = took
     events.sort(key=lambda e: e[0])
     train += [line for _, line in events if _ <= fail_time]
     waited = 60

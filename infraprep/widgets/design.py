@@ -208,7 +208,7 @@ def training_cluster(system: str = "DGX H100", model: str = "Llama 3.1 405B") ->
         ("compute", "training FLOPs (6·N·D)", n["flops"] / 1e25, "× 10²⁵ FLOPs", "training_flops"),
         ("compute", f"time at MFU {i['mfu']:.0%}, no failures", n["days_ideal"], "days", "training_time_s"),
         ("compute", "GPU-hours at that MFU", n["gpu_hours_ideal"] / 1e6, "million", "gpu_hours"),
-        ("layout", f"tensor × pipeline × data", f"{tp} × {pp} × {n['data_parallel']}", "GPUs", "data_parallel_size"),
+        ("layout", "tensor × pipeline × data", f"{tp} × {pp} × {n['data_parallel']}", "GPUs", "data_parallel_size"),
         ("layout", "memory per GPU (state + activations)", f"{fmt(n['model_state_gb'])} + {fmt(n['activations_gb'])}",
          f"GB of {fmt(n['usable_gb'])} usable", "layout_memory_per_gpu"),
         ("layout", "cheapest layout that fits", "t{} × p{}".format(*n["cheapest_layout"]), "", "cheapest_layout"),

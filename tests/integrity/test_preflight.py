@@ -9,7 +9,6 @@ kernel imports exactly the package the grader runs.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 
