@@ -16,21 +16,34 @@ LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup lab instructor-mode student-mode test test-core test-unit test-notebooks test-browser browser-deps sandbox-deps system-deps system-packages screenshots postgres-deps release landing bench bench-autograde cohort-demo clean
+.PHONY: help setup lab instructor-mode student-mode test test-core lint test-unit test-notebooks test-browser browser-deps sandbox-deps system-deps system-packages screenshots postgres-deps release landing bench bench-autograde cohort-demo clean
 
 help:
-	@echo "make lab              set up .venv and open the course in JupyterLab"
-	@echo "make test             set up .venv and run every test (pytest, nbval, nbgrader round trip)"
-	@echo "make release          regenerate release/ from source/ with nbgrader"
-	@echo "make instructor-mode  turn on nbgrader's formgrader and assignment-creation tools"
-	@echo "make student-mode     back to the learner's view (the default)"
-	@echo "make bench            time every notebook (benchmarks/)"
-	@echo "make bench-autograde  stock nbgrader autograde vs infraprep autograde on a synthetic cohort"
-	@echo "make hub ROSTER=roster.csv COHORT=NAME   set up and start a JupyterHub for a cohort (as root; deploy/)"
-	@echo "make test-hub         the end-to-end cohort cycle on a real JupyterHub with real Unix users (as root)"
-	@echo "make cohort-demo      play a small cohort end to end (roster, release, submit, collect, grade, report)"
-	@echo "make browser-deps     install Debian's chromium for the browser tests (as root; make test runs it)"
-	@echo "make screenshots      run the browser tests and copy their screenshots into docs/"
+	@echo "For a learner"
+	@echo "  make lab              set up .venv and open the course in JupyterLab"
+	@echo "  make student-mode     nbgrader's learner view (the default): assignment list and Validate"
+	@echo "For an instructor"
+	@echo "  make instructor-mode  turn on nbgrader's formgrader and assignment-creation tools"
+	@echo "  make release          regenerate release/ from source/ with nbgrader"
+	@echo "  make landing          regenerate notebooks/00-start-here.ipynb from infraprep/data/lessons.csv"
+	@echo "  make cohort-demo      play a small cohort end to end (roster, release, submit, collect, grade, report)"
+	@echo "  make hub ROSTER=roster.csv COHORT=NAME   set up and start a JupyterHub for a cohort (as root; deploy/)"
+	@echo "  make hub-status       what the hub and each cohort's watcher are doing; make hub-stop stops them"
+	@echo "Tests"
+	@echo "  make test             set up .venv and run every suite below (what CI runs)"
+	@echo "  make lint             ruff: unused and undefined names, imports out of place"
+	@echo "  make test-unit        pytest over tests/ and the package's doctests (not browser, not hub)"
+	@echo "  make test-notebooks   every lecture and source notebook runs top to bottom (nbval)"
+	@echo "  make test-browser     the learner's experience in JupyterLab, driven in Debian's chromium"
+	@echo "  make test-hub         the cohort cycle on a real JupyterHub with real Unix users (as root)"
+	@echo "  make screenshots      run the browser tests and copy their screenshots into docs/"
+	@echo "Benchmarks (benchmarks/)"
+	@echo "  make bench            time every notebook"
+	@echo "  make bench-autograde  stock nbgrader autograde against infraprep autograde on a synthetic cohort"
+	@echo "  make bench-watch      submit-to-feedback latency of grading on submit, on a real hub (as root)"
+	@echo "Set-up pieces (make test runs them; as root they apt-get what is missing)"
+	@echo "  make system-deps      chromium, bubblewrap, PostgreSQL, Node.js for the tests"
+	@echo "  make clean            remove .venv and build leftovers"
 
 $(BIN)/python:
 	@if ! $(PYTHON) -m venv $(VENV) 2>/dev/null; then \
@@ -82,12 +95,16 @@ test: setup system-deps hub-deps
 	$(MAKE) --no-print-directory -j3 --output-sync=target test-core test-hub test-browser
 
 test-core: setup
-	$(MAKE) --no-print-directory test-unit test-notebooks
+	$(MAKE) --no-print-directory lint test-unit test-notebooks
+
+# Mistakes a reader trips on (unused or undefined names, imports out of place); configured in pyproject.toml.
+lint: setup
+	$(BIN)/ruff check infraprep tests benchmarks deploy scripts
 
 # One more pytest worker than cores: the grading tests spend much of their time waiting on the
 # subprocesses they start; work stealing keeps a worker from idling at the end while another has a queue.
 test-unit: setup
-	$(BIN)/python -m pytest -n $(UNIT_WORKERS) --dist worksteal tests --ignore=tests/browser --ignore=tests/hub
+	$(BIN)/python -m pytest -n $(UNIT_WORKERS) --dist worksteal --doctest-modules tests infraprep --ignore=tests/browser --ignore=tests/hub
 
 test-notebooks: setup
 	INFRAPREP_HOME=$$(mktemp -d) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --nbval-lax -p no:cacheprovider notebooks source
@@ -144,7 +161,8 @@ system-deps: system-packages
 
 # Refresh the README's screenshots from the latest browser-test run.
 screenshots: test-browser
-	cp artifacts/browser/lesson-01.png artifacts/browser/lesson-01-quiz.png docs/
+	cp artifacts/browser/lesson-01.png docs/
+	cp artifacts/browser/self-check-01.png docs/self-check.png
 	cp artifacts/browser/validate-01.png docs/validate.png
 	cp artifacts/browser/assignments-01.png docs/assignments.png
 

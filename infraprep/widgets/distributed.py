@@ -22,8 +22,11 @@ class ParallelismPlanner:
     """Pick model size, GPUs, ZeRO stage, tensor/pipeline sizes and micro-batches; see per-GPU memory and bubble.
 
     >>> planner = ParallelismPlanner()
-    >>> round(planner.plan(params_b=7.5, gpus=64, zero_stage=1)["model_state_gb"], 1)
+    >>> plain = planner.plan(params_b=7.5, gpus=64, zero_stage=1, tensor_parallel=1, pipeline_parallel=1)
+    >>> round(plain["model_state_gb"], 1)   # 7.5e9 x (4 + 12 / 64) bytes: weights and grads whole, Adam sharded
     31.4
+    >>> round(planner.plan(params_b=7.5, gpus=64, zero_stage=1)["model_state_gb"], 2)   # TP 8 x PP 4 split it too
+    2.34
     """
 
     def __init__(self, params_b: float = 70, gpus: int = 256, zero_stage: int = 1, tensor_parallel: int = 8,
