@@ -22,12 +22,16 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .. import estimates
 from ..estimates._validate import count, positive
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
+    from matplotlib.figure import Figure
 
 __all__ = ["median_seconds", "measure_matmul", "measure_bandwidth", "measure", "RooflineResult", "QUICK", "FULL"]
 
@@ -125,8 +129,8 @@ class RooflineResult:
                          "peak_vs_this_machine": peak / self.peak_flop_s})
         return pd.DataFrame(rows)
 
-    def plot(self, datasheets: pd.DataFrame, gpu: str = "H100 SXM"):
-        """The measured roofline beside ``gpu``'s (a Figure)."""
+    def plot(self, datasheets: pd.DataFrame, gpu: str = "H100 SXM") -> Figure:
+        """The measured roofline beside ``gpu``'s."""
         from ..charts.gpu import machine_roofline
 
         row = datasheets[datasheets["gpu"] == gpu]

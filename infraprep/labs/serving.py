@@ -43,12 +43,16 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .. import estimates
 from ..estimates._validate import count, positive
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
+    from matplotlib.figure import Figure
 
 __all__ = [
     "ModelConfig", "TinyDecoder", "OutOfBlocks", "BlockAllocator", "allocate_step", "PagedKVCache",
@@ -925,12 +929,14 @@ class LabResult:
         """Requests a second within both SLOs, for each policy."""
         return {r.policy: r.goodput(ttft_slo_s, tpot_slo_s) for r in (self.continuous, self.static)}
 
-    def plot_curve(self):
+    def plot_curve(self) -> Figure:
+        """The measured decode curve (lesson 8's chart)."""
         from ..charts.inference import lab_decode_curve
 
         return lab_decode_curve(self.curve)
 
-    def plot_serving(self):
+    def plot_serving(self) -> Figure:
+        """Continuous against static batching on the same trace."""
         from ..charts.inference import lab_serving_comparison
 
         return lab_serving_comparison(self.continuous, self.static)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import csv
+import importlib
+import inspect
 import json
 import os
 import re
@@ -72,42 +74,98 @@ def _code(cell) -> str:
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines())
 
 
-def cells_calling(nb, package: str) -> int:
-    """How many code cells call something imported from ``package`` (e.g. ``infraprep.charts``)."""
-    names: set[str] = set()
-    trees = []
-    parent, _, leaf = package.rpartition(".")
-    for cell in nb.cells:
+def _imported(tree, namespace: dict) -> None:
+    """Add to ``namespace`` the objects a cell imports from the course package (``infraprep``)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "infraprep":
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                value = getattr(module, alias.name, None)
+                if value is None:
+                    value = importlib.import_module(f"{node.module}.{alias.name}")
+                namespace[alias.asname or alias.name] = value
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "infraprep":
+                    module = importlib.import_module(alias.name)
+                    if alias.asname:
+                        namespace[alias.asname] = module
+                    else:  # `import infraprep.charts` binds `infraprep`
+                        namespace["infraprep"] = importlib.import_module("infraprep")
+
+
+def _callee(call: ast.Call, namespace: dict):
+    """(dotted name, object) of what a call calls, if it starts from a name the notebook imported."""
+    parts, func = [], call.func
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if not isinstance(func, ast.Name) or func.id not in namespace:
+        return None, None
+    target = namespace[func.id]
+    for part in reversed(parts):
+        target = getattr(target, part, None)
+    return ".".join([func.id, *reversed(parts)]), target
+
+
+def _returns(target):
+    """What calling ``target`` gives: the class itself for a class, else its (evaluated) return annotation."""
+    from matplotlib.figure import Figure
+
+    if inspect.isclass(target):
+        return target
+    try:
+        annotation = inspect.signature(target, eval_str=True).return_annotation
+    except (NameError, TypeError, ValueError):
+        try:
+            annotation = inspect.signature(target).return_annotation
+        except (TypeError, ValueError):  # no signature to read (a builtin)
+            return None
+    if isinstance(annotation, str):  # a forward reference, or a name imported only for type checkers
+        name = annotation.rsplit(".", 1)[-1]
+        annotation = getattr(inspect.getmodule(target), name, Figure if name == "Figure" else annotation)
+    return annotation
+
+
+def shown_values(nb) -> dict[int, tuple[str, str]]:
+    """What each code cell shows as its value, when the notebook alone says so: ``{cell index: (kind,
+    call)}`` with kind ``"chart"`` for a last line calling a course function that returns a matplotlib
+    Figure and ``"widget"`` for one that builds a course widget (a class of ``infraprep.widgets``).
+
+    Names are resolved by importing what the notebook imports from ``infraprep``, so a table helper
+    that happens to live in a charts module is not taken for a chart."""
+    from matplotlib.figure import Figure
+
+    namespace: dict = {}
+    shown = {}
+    for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         try:
             tree = ast.parse(_code(cell))
         except SyntaxError:
             continue
-        trees.append(tree)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                if node.module == parent:
-                    names |= {a.asname or a.name for a in node.names if a.name == leaf}
-                elif node.module == package or node.module.startswith(package + "."):
-                    names |= {a.asname or a.name for a in node.names if a.name != "style"}
-            elif isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.name == package or alias.name.startswith(package + "."):
-                        names.add(alias.asname or package)
-
-    def dotted(func) -> str:
-        parts = []
-        while isinstance(func, ast.Attribute):
-            parts.append(func.attr)
-            func = func.value
-        return ".".join([func.id, *reversed(parts)]) if isinstance(func, ast.Name) else ""
-
-    def calls_package(node) -> bool:
-        name = dotted(node.func) if isinstance(node, ast.Call) else ""
-        return any(name == n or name.startswith(n + ".") for n in names) if name else False
-
-    return sum(any(calls_package(n) for n in ast.walk(tree)) for tree in trees)
+        _imported(tree, namespace)
+        for node in tree.body:  # `lab = roofline.measure()`: `lab.plot(...)` is then looked up on its class
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                _, target = _callee(node.value, namespace) if isinstance(node.value, ast.Call) else (None, None)
+                value = _returns(target) if callable(target) else None
+                if isinstance(value, type) and value.__module__.startswith("infraprep"):
+                    namespace[node.targets[0].id] = value
+                else:
+                    namespace.pop(node.targets[0].id, None)
+        last = tree.body[-1] if tree.body else None
+        if not (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)):
+            continue
+        name, target = _callee(last.value, namespace)
+        if target is None or not callable(target):
+            continue
+        value = _returns(target)
+        if value is Figure:
+            shown[index] = ("chart", name)
+        elif isinstance(value, type) and value.__module__.startswith("infraprep.widgets"):
+            shown[index] = ("widget", name)
+    return shown
 
 
 # ----------------------------------------------------------------------------- the server
@@ -323,10 +381,41 @@ def broken_widgets(panel) -> list[str]:
     return [t[:300] for t in texts if BROKEN_WIDGET.search(t)]
 
 
-def chart_images(panel) -> int:
-    """PNG outputs whose image has actually loaded (a broken image has no natural width)."""
-    return panel.locator('.jp-OutputArea-output[data-mime-type="image/png"] img').evaluate_all(
-        "es => es.filter(e => e.complete && e.naturalWidth > 50 && e.naturalHeight > 50).length")
+# For each [cell index, kind]: does that cell show a loaded chart image (a broken image has no natural
+# width) or a rendered widget? Cells are counted in the notebook's order, all of them attached to the page.
+_SHOWING_JS = """([p, expected]) => {
+    const cells = p.querySelectorAll('.jp-Notebook .jp-Cell');
+    return expected.map(([index, kind]) => {
+        const cell = cells[index];
+        if (!cell) return false;
+        if (kind === 'chart')
+            return [...cell.querySelectorAll('.jp-OutputArea-output[data-mime-type="image/png"] img')]
+                .some(e => e.complete && e.naturalWidth > 50 && e.naturalHeight > 50);
+        return cell.querySelector('.jp-OutputArea-output:has(> .jupyter-widgets)') !== null;
+    });
+}"""
+
+
+def attached_cells(panel) -> int:
+    """Cells in the page: every cell of the notebook with JupyterLab's default windowing
+    ("contentVisibility"); only those near the viewport with "full" windowing."""
+    return panel.locator(".jp-Notebook .jp-Cell").count()
+
+
+def cells_not_showing(page, panel, expected: dict[int, tuple[str, str]], timeout: float = 15_000) -> list[str]:
+    """Cells among ``expected`` ({index: (kind, call)}, see :func:`shown_values`) that show no loaded
+    chart image or no rendered widget, after waiting up to ``timeout`` ms for images to load."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    pairs = [[index, kind] for index, (kind, _) in sorted(expected.items())]
+    try:
+        page.wait_for_function(f"args => ({_SHOWING_JS})(args).every(Boolean)",
+                               arg=[panel.element_handle(), pairs], timeout=timeout)
+    except PlaywrightTimeout:  # the cells still missing are reported below
+        pass
+    showing = page.evaluate(_SHOWING_JS, [panel.element_handle(), pairs])
+    return [f"cell {index} ({expected[index][1]}): no {'image' if kind == 'chart' else 'widget'}"
+            for (index, kind), ok in zip(pairs, showing) if not ok]
 
 
 def widget_outputs(panel):
