@@ -76,7 +76,7 @@ def progress_over_days(daily: pd.DataFrame, title: str = "Study progress by day"
 
 def flashcard_dashboard(counts: pd.Series, daily: pd.DataFrame, title: str = "Your flashcards") -> Figure:
     """Both flashcard views side by side: cards per box (left) and study days (right)."""
-    fig = Figure(figsize=(11, 3.8), layout="constrained")
+    fig = Figure(figsize=(9.5, 3.8), layout="constrained")
     left, right = fig.subplots(1, 2, width_ratios=[1, 1.6])
     for ax in (left, right):
         _style(ax)

@@ -56,7 +56,7 @@ def public_pay(figures: pd.DataFrame, salaries: pd.DataFrame | None = None) -> F
     """
     ordered = figures.reset_index(drop=True)
     labels = [f"{r.company} · {r.level} · {r.as_of}" for r in ordered.itertuples()]
-    fig, ax = new_figure(10, 0.42 * len(ordered) + 1.6)
+    fig, ax = new_figure(9.5, 0.42 * len(ordered) + 1.6)
     y = [len(ordered) - 1 - i for i in range(len(ordered))]
     posted = ordered["kind"].str.startswith("posted")
     if salaries is not None:
@@ -110,7 +110,7 @@ def loop_styles(loops: pd.DataFrame) -> Figure:
     types = list(dict.fromkeys(loops["employer_type"]))
     kinds = [k for k in KIND_ORDER if k in set(loops["kind"])] + sorted(set(loops["kind"]) - set(KIND_ORDER))
     colours = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate(kinds)}
-    fig, ax = new_figure(10, 0.8 * len(types) + 1.4)
+    fig, ax = new_figure(9.5, 0.8 * len(types) + 1.4)
     for i, kind_type in enumerate(types):
         y = len(types) - 1 - i
         stages = loops[loops["employer_type"] == kind_type].sort_values("order")
