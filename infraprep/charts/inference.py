@@ -58,7 +58,7 @@ def decode_batching(datasheets: pd.DataFrame, params: float, weight_bytes: float
     """Tokens/s each sequence sees (left) and tokens/s the GPU makes (right) against the decode batch,
     on each GPU's roofline (dense BF16 peak, datasheet bandwidth). The dot marks the first batch
     whose step is compute-bound: up to there a bigger batch costs each user almost nothing."""
-    fig, (left, right) = _panels(2, 12, 4.4)
+    fig, (left, right) = _panels(2, 9.5, 4.6)  # 9.5 in at 100 dpi fits the notebook's column
     sheet = datasheets.set_index("gpu")
     b = np.asarray(batches)
     for colour, gpu in zip(PALETTE, gpus):
@@ -80,8 +80,8 @@ def decode_batching(datasheets: pd.DataFrame, params: float, weight_bytes: float
     _log(right, "y", 10, minor=True)
     left.set_ylabel("tokens/s each sequence sees (1 / TPOT)")
     right.set_ylabel("tokens/s the GPU makes")
-    left.set_title("per sequence: flat while memory-bound")
-    right.set_title("per GPU: grows with the batch until compute-bound (circles)")
+    left.set_title("per sequence:\nflat while memory-bound")
+    right.set_title("per GPU: grows with the batch\nuntil compute-bound (circles)")
     left.legend(fontsize=8)
     if title:
         fig.suptitle(title)
@@ -151,7 +151,7 @@ def lab_decode_curve(curve) -> Figure:
     """The lab's measured decode step time against batch (left, with this machine's roofline) and the
     time each token costs (right): flat while the weights dominate, rising once compute does."""
     table = curve.table
-    fig, (left, right) = _panels(2, 12, 4.2)
+    fig, (left, right) = _panels(2, 9.5, 4.4)
     left.plot(table["batch"], table["step_ms"], marker="o", color=PALETTE[0], label="measured (NumPy, this CPU)")
     if "roofline_ms" in table:
         left.plot(table["batch"], table["roofline_ms"], linestyle="--", color=PALETTE[1],
@@ -168,15 +168,19 @@ def lab_decode_curve(curve) -> Figure:
     left.set_ylabel("step time (ms)")
     right.set_ylabel("ms per generated token (step ÷ batch)")
     left.set_title(f"decode step of a {curve.config.weight_bytes / 1e6:,.0f} MB model")
-    right.set_title("each token gets cheaper until compute takes over")
+    right.set_title("each token gets cheaper\nuntil compute takes over")
     left.legend(fontsize=8)
     return fig
 
 
 def lab_serving_comparison(continuous, static) -> Figure:
-    """The lab's two policies on the same trace: throughput (left), TTFT distribution (middle), and KV
-    slots allocated against slots holding tokens over time (right)."""
-    fig, (bars, cdf, memory) = _panels(3, 14, 4.2, width_ratios=[0.7, 1, 1.2])
+    """The lab's two policies on the same trace: throughput (top left), TTFT distribution (top right),
+    and KV slots allocated against slots holding tokens over time (below, the whole width)."""
+    fig = Figure(figsize=(9.5, 7.6), layout="constrained")  # two rows: 9.5 in fits the notebook's column
+    grid = fig.add_gridspec(2, 2, width_ratios=[0.7, 1.3])
+    bars, cdf, memory = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, :])
+    for ax in (bars, cdf, memory):
+        _style(ax)
     results = [continuous, static]
     colours = [PALETTE[0], PALETTE[1]]
     values = [r.throughput_tokens_s for r in results]
@@ -203,7 +207,7 @@ def lab_serving_comparison(continuous, static) -> Figure:
     memory.set_xlabel("serving time (ms)")
     memory.set_ylabel("KV slots (tokens)")
     memory.set_title("KV cache: reserved vs used")
-    memory.legend(fontsize=7)
+    memory.legend(fontsize=8, ncols=2)
     return fig
 
 
