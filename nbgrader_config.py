@@ -13,6 +13,7 @@ Environment overrides, for a shared server:
 
 import os
 
+from infraprep.grading import safefiles
 from infraprep.grading.judge import JudgedExecute
 from infraprep.grading.preprocessors import StripHiddenTests
 from infraprep.grading.sanitize import SanitizeFeedback, SanitizeStudentContent
@@ -24,6 +25,11 @@ from nbgrader.preprocessors import (
 )
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
+
+# nbgrader reads a submission's timestamp.txt, and copies its files, without following a link or
+# opening a named pipe, and an unreadable time stamp is a warning, not a stopped command
+# (infraprep/grading/safefiles.py)
+safefiles.install()
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -40,6 +40,9 @@ class Course:
     def coursedir(self):
         from nbgrader.coursedir import CourseDirectory
 
+        from .safefiles import install
+
+        install()  # nbgrader reads timestamp.txt and copies submissions without following a link
         return CourseDirectory(config=self.config)
 
     @property
