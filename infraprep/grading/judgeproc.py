@@ -197,6 +197,10 @@ class _Child:
             job = _read(self.fd_in)
             if job is None:
                 return
+            from .kernelcodec import forget_foreign
+
+            forget_foreign()  # nothing a previous job's kernel named stays made
+            self._raised.clear()
             try:
                 verdict = self.compare(job) if "compare" in job else self.judge(job)
             except Exception as error:  # noqa: BLE001 - never die on a job: answer what went wrong
@@ -241,6 +245,7 @@ class JudgeProcess:
         self.memory_bytes = memory_bytes
         self.proc: subprocess.Popen | None = None
         self.started = 0
+        self._jobs = 0
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -264,6 +269,7 @@ class JudgeProcess:
                 stderr.close()
         self.started += 1
         self._ready = False
+        self._jobs = 0  # jobs this child was sent
 
     def _ensure(self) -> None:
         if not self.alive():
@@ -314,7 +320,23 @@ class JudgeProcess:
 
     def run(self, job: dict, answer: Callable[[dict], Any], compute_s: float) -> tuple[dict, float]:
         """Judge one test cell. ``answer(request)`` serves the child's requests (kernel calls) and is
-        not charged to ``compute_s``, the child's own time allowance. Returns (verdict, compute used)."""
+        not charged to ``compute_s``, the child's own time allowance. Returns (verdict, compute used).
+
+        The child serves one notebook after another, so nothing one left behind may count against the
+        next: a child that ran out of memory on an answer is replaced before the next job, and a set-up
+        that fails in a child that has judged before is tried again in a fresh one (only a fresh child's
+        failure says the environment is broken; the set-up runs before any call of a learner's function)."""
+        served = self.alive() and self._jobs > 0
+        verdict, used = self._run_once(job, answer, compute_s)
+        if verdict.get("status") == "setup" and served:
+            self.kill()
+            verdict, more = self._run_once(job, answer, compute_s)
+            used += more
+        if verdict.get("status") == "limit" or verdict.get("ename") == "MemoryError":
+            self.kill()  # its heap may stay full or fragmented: the next job gets a fresh child
+        return verdict, used
+
+    def _run_once(self, job: dict, answer: Callable[[dict], Any], compute_s: float) -> tuple[dict, float]:
         self._ensure()
         used = 0.0
         if not self._ready:  # the child imports pandas and the course first: not charged to the cell
@@ -323,6 +345,7 @@ class JudgeProcess:
                 self.kill()
                 raise JudgeFailed("the judge process did not start")
             self._ready = True
+        self._jobs += 1
         if not self._send(job):
             self.kill()
             return {"status": "crash", "message": "the judge process is gone"}, used

@@ -177,8 +177,8 @@ def parse_expression(result: Any, nonce: str) -> Any:
         return None
     try:
         return json.loads(value[len(nonce):])
-    except ValueError:
-        return {"t": "other", "type": "malformed"}
+    except (ValueError, RecursionError, MemoryError):  # nested past the decoder's depth, too large: refused,
+        return {"t": "other", "type": "malformed"}     # for this one answer only
 
 
 class ForeignValue:
@@ -191,14 +191,24 @@ class ForeignValue:
 
 
 _FOREIGN: dict[str, type] = {}
+_FOREIGN_NAMES = 256  # distinct type names given a class of their own, per job; the rest read "object"
 
 
 def foreign(type_name: str) -> ForeignValue:
-    """A placeholder whose class carries the kernel type's name (so messages read 'got LyingFloat')."""
+    """A placeholder whose class carries the kernel type's name (so messages read 'got LyingFloat').
+    A kernel chooses its type names, so at most ``_FOREIGN_NAMES`` of them get a class, and
+    :func:`forget_foreign` drops them all between jobs: one notebook's names cost the next nothing."""
     safe = "".join(ch for ch in type_name if ch.isalnum() or ch == "_")[:60] or "object"
+    if safe not in _FOREIGN and len(_FOREIGN) >= _FOREIGN_NAMES:
+        safe = "object"
     if safe not in _FOREIGN:
         _FOREIGN[safe] = type(safe, (ForeignValue,), {"type_name": safe})
     return _FOREIGN[safe]()
+
+
+def forget_foreign() -> None:
+    """Drop the placeholder classes made so far (the judge's process does, before each job)."""
+    _FOREIGN.clear()
 
 
 def scrub(tree: Any, depth: int = 0) -> Any:

@@ -66,7 +66,9 @@ def test_a_yaml_alias_bomb_costs_the_judge_one_cell_and_no_more():
         after, _ = judge.run(job("next-student", [["q1", {"t": "str", "v": "B"}]]), lambda request: None, 20)
     finally:
         judge.kill()
-    assert verdict["status"] == "limit", verdict
+    # stopped by the judge's limit, or refused by the course's bounded YAML loader (manifests.load_yaml):
+    # either way the one question scores zero
+    assert verdict["status"] in ("limit", "fail"), verdict
     assert elapsed < 3.0 + 10, f"the judge spent {elapsed:.0f} s on one cell whose limit is 3 s"
     assert after["status"] == "pass", after
 
