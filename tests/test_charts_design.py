@@ -46,6 +46,33 @@ def test_every_layout_draws_with_its_values(layouts):
         assert "{" not in ax.get_title()
 
 
+def test_diagrams_fit_the_notebook_and_every_label_fits_its_box(layouts):
+    """Drawn with the numbers the lesson shows: at most 9.6 inches wide (960 px at the 100 dpi the
+    lesson draws at, inside JupyterLab's 968 px column at a 1,400 px window, so nothing is shrunk),
+    each box's text inside its box, and no arrow's label over a box."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from infraprep.widgets import design as designs
+
+    values = {"training": designs.training_cluster()["diagram"], "serving": designs.serving_platform()["diagram"],
+              "training_platform": designs.ml_platform()["diagram"], "data_pipeline": designs.data_pipeline()["diagram"]}
+    for name, layout in layouts.items():
+        fig = charts.architecture(layout, values[name])
+        assert fig.get_size_inches()[0] <= 9.6, name
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        ax = fig.axes[0]
+        boxes = [p.get_window_extent(renderer) for p in ax.patches if isinstance(p, FancyBboxPatch)]
+        labels = [t for t in ax.texts if getattr(t, "arrow_patch", None) is None and t.get_bbox_patch() is None]
+        for box in boxes:
+            for text in (t.get_window_extent(renderer) for t in labels):
+                if box.contains(*text.get_points().mean(axis=0)):
+                    assert box.x0 + 4 <= text.x0 and text.x1 <= box.x1 - 4 and box.y0 + 2 <= text.y0 and text.y1 <= box.y1 - 2, \
+                        f"{name}: a label is wider or taller than its box"
+        for text in (t for t in ax.texts if t.get_bbox_patch() is not None):  # arrow labels, on a white patch
+            patch = text.get_bbox_patch().get_window_extent(renderer)
+            assert not any(patch.overlaps(box) for box in boxes), f"{name}: {text.get_text()!r} covers a box"
+
+
 def test_layout_needs_its_values_and_valid_references(layouts):
     with pytest.raises(ValueError, match="needs a value"):
         charts.architecture(layouts["training"], {})

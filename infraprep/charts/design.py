@@ -33,10 +33,11 @@ KINDS = {"compute": PALETTE[0], "network": PALETTE[1], "storage": PALETTE[2], "c
 _BOX_W, _BOX_H = 2.4, 0.9
 
 
-def _two_panels(width: float = 13.0, height: float = 4.4) -> tuple[Figure, list]:
+def _two_panels(width: float = 9.6, height: float = 4.4) -> tuple[Figure, list]:
+    """Two panels side by side, 9.6 inches wide: 960 px at the lesson's 100 dpi, inside the notebook's column."""
     fig = Figure(figsize=(width, height))  # fixed margins: constrained layout would double the drawing time
     axes = list(fig.subplots(1, 2))
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.12, top=0.92, wspace=0.2)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.12, top=0.92, wspace=0.3)
     for ax in axes:
         ax.set_axisbelow(True)
         ax.grid(True, alpha=0.3)
@@ -128,7 +129,7 @@ def architecture(layout: Mapping, values: Mapping | None = None) -> Figure:
     ``layout`` is a mapping (the lesson keeps its four in ``architectures.yaml``)::
 
         title: "..."
-        size: [13, 6]                       # inches, optional
+        size: [9.6, 6]                      # inches, optional (9.6 fits the notebook's column)
         boxes:  [{id, label, x, y, kind, w, h}]   # centre on a grid; kind colours the box
         groups: [{label, members: [ids], kind}]   # dashed frame around boxes, optional
         arrows: [{from, to, label, both, dashed}]  # both: arrowheads at both ends
@@ -139,7 +140,7 @@ def architecture(layout: Mapping, values: Mapping | None = None) -> Figure:
     """
     layout = _filled(layout, values or {})
     boxes, arrows, groups = _check_layout(layout)
-    width, height = layout.get("size", (13, 6))
+    width, height = layout.get("size", (9.6, 6))
     fig = Figure(figsize=(float(width), float(height)))  # no ticks to lay out: fixed margins draw faster
     ax = fig.subplots()
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.93)
@@ -201,11 +202,11 @@ def failures_at_scale(rate_per_gpu_day: float, stalls_s: Mapping[str, float], re
         h = estimates.job_mtbf_hours(int(n), rate_per_gpu_day)
         left.scatter([n], [h], color=PALETTE[3], zorder=3)
         text = f"{n:,} GPUs: {h:.1f} h" if h >= 1 else f"{n:,} GPUs: {h * 60:.0f} min"
-        left.annotate(text, (n, h), xytext=(6, 6), textcoords="offset points", fontsize=8)
+        left.annotate(text, (n, h), xytext=(-6, -6), textcoords="offset points", fontsize=8, ha="right", va="top")
     _log(left, "xy")
     left.set_xlabel("GPUs in one synchronous job")
     left.set_ylabel("mean time between interruptions (h)")
-    left.set_title(f"MTBF at {rate_per_gpu_day * 1000:.2f} interruptions per 1,000 GPU-days")
+    left.set_title(f"MTBF at {rate_per_gpu_day * 1000:.2f} interruptions per 1,000 GPU-days", fontsize=10)
     for i, (label, stall) in enumerate(stalls_s.items()):
         values = []
         for n in counts:
@@ -220,7 +221,7 @@ def failures_at_scale(rate_per_gpu_day: float, stalls_s: Mapping[str, float], re
     right.set_ylim(0, 100)
     right.set_xlabel("GPUs in one synchronous job")
     right.set_ylabel("goodput at Young's interval (%)")
-    right.set_title(f"Goodput with a {restart_s / 60:g}-minute restart")
+    right.set_title(f"Goodput with a {restart_s / 60:g}-minute restart", fontsize=10)
     right.legend(frameon=False, fontsize=8, loc="lower left")
     return fig
 
@@ -381,7 +382,7 @@ def serving_batch(params: float, weight_bytes: float, peak_flop_s: float, bandwi
     _log(left, "x")
     left.set_xlabel("decode batch (sequences)")
     left.set_ylabel("time per output token (ms)")
-    left.set_title("Bigger batches share each weight read")
+    left.set_title("Bigger batches share each weight read", fontsize=10)
     left.legend(frameon=False, fontsize=8)
     right.plot(batches, costs, color=PALETTE[1], lw=2)
     right.axvline(kv_limit, color=PALETTE[2], ls=":", lw=1.5)
@@ -389,7 +390,7 @@ def serving_batch(params: float, weight_bytes: float, peak_flop_s: float, bandwi
     right.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"${v:,.2f}" if v < 10 else f"${v:,.0f}"))
     right.set_xlabel("decode batch (sequences)")
     right.set_ylabel("USD per million output tokens (one replica)")
-    right.set_title("...so each token costs less")
+    right.set_title("...so each token costs less", fontsize=10)
     return fig
 
 
