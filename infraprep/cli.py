@@ -227,7 +227,9 @@ def _write(args, course, lessons) -> int:
               f"{'generated only' if args.no_release else 'released to the exchange'}")
         for page, shown in result.held.items():
             print(printable(f"  HELD BACK {page}: it would show a hidden test ({shown[0][:60]}...)"), file=sys.stderr)
-        if result.held:
+        for (student, lesson, notebook), why in sorted(result.failed.items()):
+            print(printable(f"  NO FEEDBACK {student} / {lesson} / {notebook}: {why}"), file=sys.stderr)
+        if result.held or result.failed:
             return 1
     elif args.command == "export":
         from .grading.export import export

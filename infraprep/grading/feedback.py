@@ -7,6 +7,11 @@ verdicts), and the set-up cells. What a student printed or wrote is theirs, and 
 student who prints a hidden-test line (the source is public) holds back nobody's feedback, not even
 their own. A page that does show one is held back, named, and every other page is released.
 Only the course's own files go with a page: whatever else sits in a feedback folder is removed first.
+
+One notebook whose page cannot be made stops nobody else's: when nbgrader's run for a lesson fails,
+each notebook left without a page is tried again on its own, and one that still fails is named (a
+``no feedback page`` flag for the report, with the reason in one line) while every other page is
+checked and released.
 """
 
 from __future__ import annotations
@@ -133,6 +138,7 @@ def keep_course_files(course: Course, lesson: str) -> list[Path]:
 class FeedbackResult:
     pages: list[Path] = field(default_factory=list)          # released (or written, without release)
     held: dict[Path, list[str]] = field(default_factory=dict)  # page -> hidden-test lines it would show
+    failed: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (student, lesson, notebook) -> why
 
     def __iter__(self):
         return iter(self.pages)
@@ -151,12 +157,61 @@ def add_note(page: Path, text: str) -> None:
     page.write_text(raw, encoding="utf-8")
 
 
+_EXCEPTION_LINE = re.compile(r"^\s*((?:[A-Za-z_]\w*\.)*[A-Z]\w*): (\S.*)$")
+
+
+def _reason(generated: dict) -> str:
+    """The one line saying why nbgrader could not make a page: the last exception its log shows."""
+    from .escape import printable
+
+    found = [m.groups() for m in map(_EXCEPTION_LINE.match, str(generated.get("log") or "").splitlines())
+             if m and not m.group(1).endswith("NbGraderException")]
+    if not found:
+        return "nbgrader generate_feedback failed"
+    name, message = found[-1]
+    return printable(f"{name.rsplit('.', 1)[-1]}: {message.strip()}")[:200]
+
+
+def _one_by_one(course: Course, lesson: str, student: str | None) -> dict[tuple[str, str, str], str]:
+    """After a failed run: make the page of every notebook of ``lesson`` (of ``student``, or of
+    everyone) that has none, one notebook at a time; returns those that still fail, with why."""
+    from nbgrader.utils import temp_attrs
+
+    cd = course.coursedir
+    root = Path(cd.root)
+    failed = {}
+    for path in sorted((root / cd.autograded_directory).glob(f"{student or '*'}/{lesson}/*.ipynb")):
+        who = path.parent.parent.name
+        if (root / cd.feedback_directory / who / lesson / f"{path.stem}.html").is_file():
+            continue
+        with temp_attrs(course.api.coursedir, notebook_id=path.stem):
+            generated = course.api.generate_feedback(lesson, student_id=who, force=True)
+        if not generated.get("success"):
+            failed[(who, lesson, path.stem)] = _reason(generated)
+    return failed
+
+
+def _record_failures(course: Course, lesson: str, students: list[str] | None, failed: dict) -> None:
+    """Keep this lesson's failed pages for the report (:mod:`.flags`); drop those now made."""
+    from . import flags
+
+    base = Path(course.coursedir.root) / course.coursedir.autograded_directory
+    problems = flags.load_problems(base, flags.FEEDBACK_FILE)
+    kept = {key: value for key, value in problems.items()
+            if key.split("/")[1:2] != [lesson] or (students is not None and key.split("/")[0] not in students)}
+    kept.update({f"{s}/{l}/{n}": {"kind": flags.NO_FEEDBACK, "message": f"feedback could not be made: {why}"}
+                 for (s, l, n), why in failed.items()})
+    if kept != problems:
+        flags.save_problems(base, kept, flags.FEEDBACK_FILE)
+
+
 def feedback(course: Course, lessons: list[str] | None = None, release: bool = True,
              students: list[str] | None = None, note=None) -> FeedbackResult:
     """Feedback HTML for every autograded submission of these lessons (default: all) - or of these
     ``students`` only; a page that would show a hidden test is held back (see the module docstring),
     the rest released to the students through the exchange. ``note(student, lesson)`` may return a
-    line of text put at the top of that student's page (``infraprep watch``: the attempts remaining)."""
+    line of text put at the top of that student's page (``infraprep watch``: the attempts remaining).
+    A notebook whose page cannot be made is named in ``failed`` (and flagged); everyone else's goes on."""
     lessons = lessons or course.lessons()
     result = FeedbackResult()
     base = Path(course.coursedir.root) / course.coursedir.feedback_directory
@@ -166,10 +221,13 @@ def feedback(course: Course, lessons: list[str] | None = None, release: bool = T
         who = None if students is None else [s for s in students if any(autograded.glob(f"{s}/{lesson}/*.ipynb"))]
         if not any(autograded.glob(f"*/{lesson}/*.ipynb")) or who == []:
             continue
+        failed: dict[tuple[str, str, str], str] = {}
         for student in who or [None]:
             generated = course.api.generate_feedback(lesson, student_id=student, force=True)
-            if not generated.get("success"):
-                raise RuntimeError(f"generate_feedback {lesson} failed:\n{generated.get('error')}\n{generated.get('log')}")
+            if not generated.get("success"):  # nbgrader went on with the others; it removed the failed pages
+                failed.update(_one_by_one(course, lesson, student))
+        result.failed.update(failed)
+        _record_failures(course, lesson, who, failed)
         keep_course_files(course, lesson)
         secrets = hidden_test_lines(course, lesson)
         pages = sorted(base.glob(f"*/{lesson}/*.html"))

@@ -1,14 +1,16 @@
 """Flags: what the grader noticed about a submission, kept for the instructor's report.
 
-Two places hold them:
+Three places hold them:
 
 - the autograded notebook's metadata, ``metadata.infraprep.flags``: things noticed while the
   notebook was still graded (a deleted or edited graded cell restored, changed points ignored, a
   kernel that died and was restarted, a timeout, truncated output, extra files, no sandbox...);
 - ``autograded/.infraprep-problems.json``: notebooks that could not be graded at all (empty, not a
   notebook, wrongly named, too large...), which scored zero. A later successful grading removes them.
+- ``autograded/.infraprep-feedback.json``: graded notebooks whose feedback page could not be made
+  (:mod:`.feedback` names them and goes on with everyone else). A later page made for it removes it.
 
-:func:`collect` reads both, for :mod:`.report` and for tests.
+:func:`collect` reads all three, for :mod:`.report` and for tests.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 PROBLEMS_FILE = ".infraprep-problems.json"
+FEEDBACK_FILE = ".infraprep-feedback.json"
 
 # kinds of flag on a notebook that was still graded (cell: the grade id or file name concerned)
 DELETED_CELL = "deleted cell"
@@ -32,11 +35,14 @@ KERNEL_DIED = "kernel died"
 TIMEOUT = "timeout"
 OUTPUT_TRUNCATED = "output truncated"
 EXTRA_FILE = "extra file"
+LINKED_SUBMISSION = "linked submission"
 OLD_FORMAT = "old notebook format"
 OTHER_KERNEL = "other kernel"
 UNSANDBOXED = "unsandboxed"
 JUDGE_LIMIT = "grading limit"
 VARIANT_CHANGED = "variant changed"
+MARKUP_NOT_SHOWN = "markup not shown"
+NO_FEEDBACK = "no feedback page"
 
 
 @dataclass(frozen=True)
@@ -74,13 +80,14 @@ def of_notebook(nb) -> list[dict]:
 
 
 # ---------------------------------------------------------------------- whole-notebook problems
-def _problems_path(autograded: Path) -> Path:
-    return Path(autograded) / PROBLEMS_FILE
+def _problems_path(autograded: Path, name: str = PROBLEMS_FILE) -> Path:
+    return Path(autograded) / name
 
 
-def load_problems(autograded: Path) -> dict[str, dict]:
-    """``student/lesson/notebook`` -> {kind, message} for notebooks that could not be graded."""
-    path = _problems_path(autograded)
+def load_problems(autograded: Path, name: str = PROBLEMS_FILE) -> dict[str, dict]:
+    """``student/lesson/notebook`` -> {kind, message} for notebooks that could not be graded (or, with
+    ``name=FEEDBACK_FILE``, whose feedback page could not be made)."""
+    path = _problems_path(autograded, name)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -88,8 +95,8 @@ def load_problems(autograded: Path) -> dict[str, dict]:
     return data if isinstance(data, dict) else {}
 
 
-def save_problems(autograded: Path, problems: dict[str, dict]) -> None:
-    path = _problems_path(autograded)
+def save_problems(autograded: Path, problems: dict[str, dict], name: str = PROBLEMS_FILE) -> None:
+    path = _problems_path(autograded, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".partial")
     tmp.write_text(json.dumps(problems, indent=1, sort_keys=True), encoding="utf-8")
@@ -102,7 +109,7 @@ def collect(course_root: Path | str, autograded: str = "autograded") -> list[Fla
 
     base = Path(course_root) / autograded
     found: list[Flag] = []
-    for key, problem in load_problems(base).items():
+    for key, problem in [*load_problems(base).items(), *load_problems(base, FEEDBACK_FILE).items()]:
         student, lesson, notebook = (key.split("/") + ["", "", ""])[:3]
         found.append(Flag(student, lesson, notebook, problem.get("kind", "problem"), "", problem.get("message", "")))
     for path in sorted(base.glob("*/*/*.ipynb")):

@@ -530,10 +530,15 @@ class Watcher:
                           note=lambda student, _lesson: shown.get(student))
         for page, _lines in result.held.items():
             self._say_once(f"held:{page}", f"feedback HELD BACK {page}: it would show a hidden test", report)
+        for (student, _lesson, notebook), why in sorted(result.failed.items()):
+            self._say_once(f"nofeedback:{student}/{lesson}/{notebook}",
+                           f"NO FEEDBACK {student} / {lesson} / {notebook}: {why}", report)
+        without = {student for student, _lesson, _notebook in result.failed}
         for student, d in by_student.items():
             self._record(student, lesson, released=d.target.entry, note=notes[student])
             report.graded.append((student, lesson, d.target.entry))
-            self.log(f"{lesson}: feedback released to {student} ({d.note()})")
+            if student not in without:
+                self.log(f"{lesson}: feedback released to {student} ({d.note()})")
 
     def _write_status(self, report: StepReport, todo: dict) -> None:
         status = {
