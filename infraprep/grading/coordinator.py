@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
-from . import flags
+from . import flags, safefiles
 from .course import Course
 from ..assessment.variants import valid_identity
 from .escape import printable
@@ -359,8 +359,10 @@ class Coordinator:
         else:
             gb.update_or_create_submission(lesson, student)
         dest.mkdir(parents=True, exist_ok=True)
-        # a symbolic link is never followed: it could point at course files (flagged by RestoreGradedCells)
-        copies = [(f, src) for f in find_all_files(str(src), cd.ignore + ["*.ipynb"]) if not os.path.islink(f)]
+        # a symbolic link is never followed: it could point at course files (flagged by RestoreGradedCells);
+        # a submission folder that is one gives nothing (graded as released, unanswered: see _sanitize)
+        linked = safefiles.linked_submission(Path(cd.root) / cd.submitted_directory, student, lesson)
+        copies = [] if linked else [(f, src) for f in safefiles.regular_files(str(src), cd.ignore + ["*.ipynb"])]
         source = Path(cd.format_path(cd.source_directory, ".", lesson))
         exclude = {str(source / x) for x in self._autograde_cfg("exclude_overwriting", {}).get(lesson, [])}
         copies += [(f, source) for f in find_all_files(str(source), cd.ignore + ["*.ipynb"]) if f not in exclude]
@@ -392,6 +394,13 @@ class Coordinator:
 
         folder = self.course.path("submitted", student, lesson)
         path = folder / f"{notebook}.ipynb"
+        cd = self.course.coursedir
+        if safefiles.linked_submission(Path(cd.root) / cd.submitted_directory, student, lesson):
+            # never read through the link: the course's RestoreGradedCells grades the release, unanswered
+            from .tamper import unanswered
+
+            nb = unanswered(Path(cd.format_path(cd.release_directory, ".", lesson)) / f"{notebook}.ipynb", None)
+            return self._sanitized_pps(gb, student, lesson, notebook, nb)
         if path.is_symlink() or (path.exists() and not path.is_file()):
             what = "a symbolic link" if path.is_symlink() else "not a file"
             self._problem(gb, student, lesson, notebook, "not a notebook", f"{path.name} is {what}")
@@ -422,6 +431,10 @@ class Coordinator:
         if malformed:
             self._problem(gb, student, lesson, notebook, "not a notebook", malformed)
             return None
+        return self._sanitized_pps(gb, student, lesson, notebook, nb)
+
+    def _sanitized_pps(self, gb, student: str, lesson: str, notebook: str, nb):
+        """``nb`` after the course's sanitize preprocessors, or None (problem reported)."""
         resources = self._resources(student, lesson, notebook)
         try:
             with _lend(gb, self._reads):

@@ -139,13 +139,16 @@ def _warm_class(execute_cls):
         kc = await execute_cls.async_start_new_kernel_client(self)
         workdir = getattr(self, "workdir", None)
         scratch = getattr(self.km, "scratch", None)
+        take = "__import__('os').chdir"
         if workdir and scratch and not self.owns_km:
-            # a sandboxed warm kernel sees only its own scratch folder: give it the submission's files
+            # a sandboxed warm kernel sees only its own scratch folder: give it the submission's files (its
+            # working folder is a tmpfs of its own, which copies them from the host's folder: .zygote.take_files)
             shutil.copytree(workdir, scratch, dirs_exist_ok=True)
             workdir = scratch
+            take = "__import__('infraprep.grading.zygote', fromlist=['take_files']).take_files"
         if workdir and not self.owns_km:
             env = getattr(self, "kernel_env", {})  # the graded student's identity (a kernel started ahead has none)
-            code = f"__import__('os').chdir({workdir!r}); __import__('os').environ.update({env!r})"
+            code = f"{take}({workdir!r}); __import__('os').environ.update({env!r})"
             msg_id = kc.execute(code, silent=True, store_history=False)
             await self.async_wait_for_reply(msg_id)
         return kc

@@ -13,6 +13,12 @@ the source notebook (their order and cell ids):
   locked sources again and grades from the original);
 - every change is recorded as a flag (:mod:`.flags`) with the cell concerned, and so are a notebook
   in an old format, a notebook for another kernel, and files submitted beyond the assignment's own.
+
+A submission folder (or student's folder) that is a symbolic link is never followed: what it points
+at (a classmate's work, the instructor's source) is not the student's, so the notebook graded is the
+assignment as released, unanswered, flagged ``linked submission``. A named pipe, socket or device in
+a submission folder (which neither nbgrader's exchange nor the course's collect ever makes) stops the
+notebook's grading with an error naming it.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from . import flags
+from . import flags, safefiles
 from .cells import nbgrader_meta, split_hidden
 
 _TRACKED = ("grade", "solution", "locked", "task")
@@ -126,6 +132,25 @@ class _Original:
         return new
 
 
+def unanswered(release: Path | None, original: _Original | None, source_nb=None):
+    """The notebook as released, unanswered: the release notebook if it is a regular file, else its
+    graded and read-only cells from the gradebook (which keeps answers as released; none without
+    ``original``, for RestoreGradedCells to put back)."""
+    import stat
+
+    if release is not None:
+        try:
+            if stat.S_ISREG(os.lstat(release).st_mode):
+                return nbformat.read(str(release), as_version=4)
+        except Exception:  # noqa: BLE001 - no readable release: built from the gradebook below
+            pass
+    nb = nbformat.v4.new_notebook()
+    if source_nb is not None and source_nb.metadata.get("kernelspec"):
+        nb.metadata["kernelspec"] = source_nb.metadata["kernelspec"]
+    nb.cells = [original.blank(gid) for gid in original.order] if original is not None else []
+    return nb
+
+
 class RestoreGradedCells(NbGraderPreprocessor):
     """Restore and flag tampered graded cells (see the module docstring). A sanitize preprocessor."""
 
@@ -140,11 +165,23 @@ class RestoreGradedCells(NbGraderPreprocessor):
                 notebooks = [n.name for n in gb.find_assignment(info["assignment"]).notebooks]
         except MissingEntry:
             return nb, resources
-        if folders and (folders.submitted / f"{info['notebook']}.ipynb").is_symlink():
-            raise ValueError(f"{info['notebook']}.ipynb is a symbolic link, not a notebook: not graded")
+        linked = folders and safefiles.linked_submission(folders.submitted.parent.parent, info["student"],
+                                                         info["assignment"])
+        if linked:
+            nb = unanswered(self._release(info), original, source_nb)
+            flags.add(nb, flags.LINKED_SUBMISSION, "", f"the submission folder {os.path.basename(linked)} is a symbolic "
+                      "link; it was not followed: the assignment was graded as released, unanswered")
+            self._drop_copies(folders, notebooks)
+        elif folders:
+            if (folders.submitted / f"{info['notebook']}.ipynb").is_symlink():
+                raise ValueError(f"{info['notebook']}.ipynb is a symbolic link, not a notebook: not graded")
+            special = safefiles.special_files(folders.submitted)
+            if special:
+                kind = safefiles.kind_of(os.lstat(folders.submitted / special[0]).st_mode)
+                raise ValueError(f"{special[0]} is {kind}, which no submission holds: not graded")
         self._formats(nb, original)
         self._restore(nb, original)
-        if folders:
+        if folders and not linked:
             self._extra_files(nb, folders, notebooks)
         return nb, resources
 
@@ -162,6 +199,35 @@ class RestoreGradedCells(NbGraderPreprocessor):
         except Exception:
             return None
         return _Folders(submitted, autograded, source, list(cd.ignore) + [".*"])
+
+    def _release(self, info) -> Path | None:
+        """The assignment's release notebook (None if the course directory cannot place it)."""
+        from nbgrader.coursedir import CourseDirectory
+
+        try:
+            cd = CourseDirectory(config=self.config)
+            return Path(cd.format_path(cd.release_directory, ".", info["assignment"])) / f"{info['notebook']}.ipynb"
+        except Exception:
+            return None
+
+    @staticmethod
+    def _drop_copies(folders: _Folders, notebooks: list[str]) -> None:
+        """Remove from the autograded folder what came through a linked submission folder (all but the
+        assignment's own files), so none of it reaches the kernel."""
+        autograded, source = folders.autograded, folders.source
+        if not autograded.is_dir():
+            return
+        own = {f"{name}.ipynb" for name in notebooks}
+        if source.is_dir():
+            own |= {str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()}
+        for root, dirs, files in os.walk(autograded):
+            for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+                path = os.path.join(root, name)
+                if os.path.relpath(path, autograded) not in own or os.path.islink(path):
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
 
     # ------------------------------------------------------------------ checks
     def _formats(self, nb, original: _Original) -> None:

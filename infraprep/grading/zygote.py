@@ -11,8 +11,11 @@ the fork server is :mod:`.forkserver`. A boundary is a file boundary.
 - an IPC namespace of its own: System V and POSIX message queues, semaphores and shared memory
   start empty and vanish with it; a UTS namespace (its host name is its own);
 - a mount namespace of its own: a fresh ``/tmp`` and ``/dev/shm`` (files, extended attributes and
-  timestamps start new), its scratch folder and its IPC folder writable, everything else read-only,
+  timestamps start new), its working folder and its IPC folder writable, everything else read-only,
   the device nodes included (so ``chmod``/``utime`` of ``/dev/null`` fail, writes still work);
+- its working folder is a tmpfs of its own, bounded in bytes and inodes (:data:`WORKDIR_TMPFS`),
+  holding a copy of the notebook's files the host put in the folder of that name: what the kernel
+  writes there never reaches the grader's disk, and goes with the kernel;
 - a new, empty session keyring; the user keyrings it could share are emptied by the zygote after
   every notebook (:func:`clear_keyrings`);
 - no capabilities at all, and ``no_new_privs``: nothing it runs can gain any.
@@ -51,6 +54,8 @@ KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_CLEAR, KEYCTL_GET_PERSISTENT = 1, 7, 22
 KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = -4, -5
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 TMPFS_SIZE = "size=1g,mode=1777"
+WORKDIR_TMPFS = "size=1g,nr_inodes=16384,mode=0700"  # the kernel's working folder: bytes and inodes bounded
+FILES_VIEW = "/.infraprep-files"  # the host's folder of the notebook's files, read-only (kernels started ahead)
 _OPTION_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": MS_NOATIME,
                  "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME}
 
@@ -86,13 +91,55 @@ def _mounts() -> list[tuple[str, set[str]]]:
     return found
 
 
-def isolate(writable: Iterable[str], new_pid: bool = True) -> None:
+def _copy_files(source: str, target: str) -> None:
+    """Folders and regular files of ``source`` into ``target`` (links and anything else left out)."""
+    import stat
+
+    for root, dirs, files in os.walk(source):
+        into = os.path.join(target, os.path.relpath(root, source))
+        for name in dirs:
+            if not os.path.islink(os.path.join(root, name)):
+                os.makedirs(os.path.join(into, name), exist_ok=True)
+        for name in files:
+            path = os.path.join(root, name)
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                shutil.copy2(path, os.path.join(into, name), follow_symlinks=False)
+
+
+def take_files(workdir: str) -> None:
+    """In a kernel started before its notebook was known: copy the notebook's files, which the host
+    has just put in its folder (seen at :data:`FILES_VIEW`), into the working folder, and go there."""
+    if os.path.isdir(FILES_VIEW):
+        _copy_files(FILES_VIEW, workdir)
+    os.chdir(workdir)
+
+
+def bounded_workdir(folder: str, keep_files_view: bool = False) -> None:
+    """Make ``folder`` (the kernel's working folder) a tmpfs bounded in bytes and inodes
+    (:data:`WORKDIR_TMPFS`) holding a copy of the folders and regular files the host's folder of that
+    name holds; with ``keep_files_view`` the host's folder stays readable at :data:`FILES_VIEW`
+    (read-only once :func:`isolate` has run). In this process's mount namespace: needs CAP_SYS_ADMIN in
+    the sandbox's user namespace."""
+    os.makedirs(FILES_VIEW, mode=0o700, exist_ok=True)
+    _mount(folder, FILES_VIEW, None, MS_BIND)
+    _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, WORKDIR_TMPFS)
+    _copy_files(FILES_VIEW, folder)
+    if not keep_files_view:
+        _check(libc().umount2(FILES_VIEW.encode(), 2), f"detach {FILES_VIEW}")  # MNT_DETACH
+        os.rmdir(FILES_VIEW)
+
+
+def isolate(writable: Iterable[str], new_pid: bool = True, workdir: str | None = None,
+            keep_files_view: bool = False) -> None:
     """Give this process fresh namespaces and a read-only world but ``writable`` (see the module
     docstring); with ``new_pid``, the caller's *next* child is PID 1 of a new PID namespace (call
-    :func:`enter_pid_namespace` there). Needs CAP_SYS_ADMIN in the sandbox's user namespace."""
+    :func:`enter_pid_namespace` there). ``workdir`` (one of ``writable``): made a bounded tmpfs first
+    (:func:`bounded_workdir`). Needs CAP_SYS_ADMIN in the sandbox's user namespace."""
     flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | (CLONE_NEWPID if new_pid else 0)
     _check(libc().unshare(flags), "unshare the kernel's namespaces")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    if workdir:
+        bounded_workdir(os.path.realpath(workdir), keep_files_view)
     keep = {os.path.realpath(p) for p in writable}
     fresh = [folder for folder in ("/tmp", "/dev/shm") if os.path.isdir(folder)]
     # folders to keep that live under a folder made fresh: hold them aside, then put them back inside
@@ -192,7 +239,10 @@ def run_isolated(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     at = argv.index("--")
     writable, command = argv[1:at], argv[at + 1:]
-    isolate(writable, new_pid=True)
+    # the working folder is the one bubblewrap started us in (--chdir); its files may come later (KernelPool)
+    workdir = os.getcwd()
+    isolate(writable, new_pid=True, workdir=workdir, keep_files_view=True)
+    os.chdir(workdir)  # the tmpfs, not the host's folder under it
     pid = os.fork()
     if pid:
         os._exit(_exit_code(os.waitpid(pid, 0)[1]))
@@ -213,6 +263,7 @@ class _Zygote:
     def __init__(self, opts: dict):
         self.work = opts["work"]
         self.shared = opts["shared"]
+        self.bounded: set[str] = set()  # notebooks' working folders made tmpfs here (kept across restarts)
         self.live: set[int] = set()
         self.exited: dict[int, int] = {}
         self.ctl_in = os.dup(0)
@@ -299,6 +350,10 @@ class _Zygote:
         """A kernel for one notebook in namespaces of its own; returns the pid of its init (which the
         host signals and polls: it passes signals on and exits with the kernel's status)."""
         self.reap()
+        folder = os.path.realpath(cwd)
+        if folder not in self.bounded:  # in the zygote's namespace: a restarted kernel finds what it wrote
+            bounded_workdir(folder)
+            self.bounded.add(folder)
         r, w = os.pipe()
         # what the zygote holds goes to the collector's permanent generation: a kernel's collections
         # then never walk (and so never copy, page by page) the objects the zygote imported
@@ -528,6 +583,10 @@ class _Zygote:
         problems: list[str] = [] if clean else ["processes survive SIGKILL"]
         self.live.clear()
         self.exited.clear()
+        for folder in sorted(self.bounded):  # the notebook's tmpfs goes, with all it held
+            if libc().umount2(folder.encode(), 2) != 0:  # MNT_DETACH
+                problems.append(f"cannot unmount {folder}")
+        self.bounded.clear()
         self._empty(self.work, problems)
         self._empty(self.shared, problems)
         clear_keyrings()
@@ -624,6 +683,10 @@ def zygote_main(argv: list[str] | None = None) -> None:
         sys.stdout.write(json.dumps({"ready": False, "error": "the zygote must be PID 1 of its own PID namespace"}) + "\n")
         sys.stdout.flush()
         raise SystemExit(2)
+    # a mount namespace of the zygote's own, where it may mount each notebook's working folder
+    # (bounded_workdir; bubblewrap's own namespace takes no new mount)
+    _check(libc().unshare(CLONE_NEWNS), "unshare the zygote's mount namespace")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
     saved = {k: os.environ.get(k) for k in _THREAD_VARS}
     for key in _THREAD_VARS:
         os.environ[key] = "1"  # thread pools made before fork would be broken in the child
