@@ -79,6 +79,16 @@ def read_timestamp(folder: str | os.PathLike, root: str | None = None, log=None)
             _warn(log, f"{path} not read: {folder} is a symbolic link or not a folder")
         return None
     try:
+        try:  # looked at before it is opened: even a non-blocking open of a pipe is seen by its writer
+            mode = os.stat(TIMESTAMP, dir_fd=dir_fd, follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            _warn(log, f"{path} not read: {exc.strerror}")
+            return None
+        if not stat.S_ISREG(mode):
+            _warn(log, f"{path} not read: it is {'a symbolic link' if stat.S_ISLNK(mode) else kind_of(mode)}")
+            return None
         try:
             fd = os.open(TIMESTAMP, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC,
                          dir_fd=dir_fd)
@@ -89,8 +99,7 @@ def read_timestamp(folder: str | os.PathLike, root: str | None = None, log=None)
             _warn(log, f"{path} not read: it {what}")
             return None
         try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # changed since it was looked at
                 _warn(log, f"{path} not read: it is not a regular file")
                 return None
             raw = os.read(fd, MAX_TIMESTAMP_BYTES + 1)

@@ -5,7 +5,10 @@ Student code, while it is graded:
 - sees only the system and Python files it needs, read-only, plus the grader's own course package
   (``infraprep/``, first on its import path, so the kernel imports exactly the package the grader
   runs) — not ``source/``, other submissions, the gradebook or the course configuration;
-- can write only its own notebook's scratch folder, a fresh ``/tmp`` and a fresh ``/dev/shm``;
+- can write only its own notebook's working folder, a fresh ``/tmp`` and a fresh ``/dev/shm``, each
+  a tmpfs of its own with a bounded size (the working folder's inodes bounded too, and the notebook's
+  files copied in: :func:`.zygote.bounded_workdir`), so what it writes there never lands on the
+  grader's disk;
   every other mount, the device nodes included, is read-only (:func:`.zygote.isolate`);
 - has no network (its own empty network namespace), its own processes only (a PID namespace of
   its own) and its own IPC objects and host name;
