@@ -51,7 +51,7 @@ from typing import Any
 import nbformat
 from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellControlSignal, DeadKernelError
 from nbclient.util import run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
@@ -123,6 +123,26 @@ def _size(msg: dict) -> int:
     except (TypeError, ValueError, RecursionError):
         size = 1 << 30
     return size + sum(len(b) for b in msg.get("buffers") or [])
+
+
+def _well_formed(msg: dict) -> dict | None:
+    """The message as nbclient may read it, or None (dropped): its content and parent header are dicts
+    and its type is text; an execution count that is no count (text, a fraction, a negative number, a
+    bool) is taken out, an ``execute_result``'s becomes null (nbclient copies any message's count into
+    the cell, and nbformat refuses the notebook or the output that holds it)."""
+    if (type(msg) is not dict or type(msg.get("content")) is not dict or type(msg.get("parent_header")) is not dict
+            or type(msg.get("msg_type")) is not str):
+        return None
+    content = msg["content"]
+    count = content.get("execution_count")
+    if "execution_count" in content and not (count is None or (type(count) is int and count >= 0)):
+        content = dict(content)
+        if msg["msg_type"] == "execute_result":
+            content["execution_count"] = None
+        else:
+            del content["execution_count"]
+        msg = dict(msg, content=content)
+    return msg
 
 
 class TrustedCells:
@@ -437,19 +457,57 @@ class JudgedExecute(Execute):
         return True
 
     def on_cell_executed(self, **kwargs):
-        super().on_cell_executed(**kwargs)
+        self._reply_error(kwargs.get("cell"), kwargs.get("cell_index"), kwargs.get("execute_reply"))
         content = (kwargs.get("execute_reply") or {}).get("content", {})
         if _asks_exit(content):
             self._asked_exit = True  # exit() / quit(): the kernel shuts down after its reply
         if self._riding:
             self._ridden = content.get("user_expressions") or {}
 
+    def _reply_error(self, cell, cell_index, reply) -> None:
+        """What nbgrader's ``Execute.on_cell_executed`` does (an error the reply reports and no output
+        recorded, as after a timeout or an error output the caps dropped, is added to the cell), with
+        that error as one more output message: counted against the same caps, and cut to its name and
+        the start of its message when the whole would not fit."""
+        content = (reply or {}).get("content") if type(reply) is dict else None
+        if cell is None or type(content) is not dict or content.get("status") != "error":
+            return
+        ename = content.get("ename")
+        if any(o.get("output_type") == "error" and o.get("ename") == ename for o in cell.get("outputs", [])):
+            return
+        traceback = content.get("traceback")
+        if traceback == []:
+            traceback = ["ERROR: An error occurred while showtraceback was disabled"]
+        error = {"ename": ename, "evalue": content.get("evalue"), "traceback": traceback}
+        msg = {"msg_type": "error", "header": {"msg_type": "error"}, "parent_header": {}, "metadata": {},
+               "content": error}
+        size, used = _size(msg), self._output_bytes.get(cell_index, 0)
+        if used + size > self.max_output_bytes or self._notebook_bytes + size > self.max_notebook_output_bytes:
+            name, value = str(ename)[:200], str(content.get("evalue"))
+            value = value[:2000] + (" ... (truncated)" if len(value) > 2000 else "")
+            msg["content"] = {"ename": name, "evalue": value, "traceback": [f"{name}: {value}"]}
+            if used <= self.max_output_bytes:
+                self._output_bytes[cell_index] = self.max_output_bytes + 1
+                flags.add(self.nb, flags.OUTPUT_TRUNCATED, _where(cell, cell_index),
+                          f"an error of {size:,} bytes (more than the cap of output); its name and the start "
+                          "of its message were kept")
+            size = _size(msg)  # a few kB: kept past the cell's cap (the cell's error says why it failed)
+            if self._notebook_bytes + size <= self.max_notebook_output_bytes:
+                self._notebook_bytes += size
+                self._process(msg, cell, cell_index)
+            return
+        self.process_message(msg, cell, cell_index)
+
     def process_message(self, msg: dict, cell: NotebookNode, cell_index: int):
         """nbclient's handling of one output message, counted in bytes against the cell's and the
         notebook's caps whatever its kind (streams, displays and their metadata, updates of earlier
-        displays, widget messages); past a cap the message is dropped and the cell flagged."""
+        displays, widget messages); past a cap the message is dropped and the cell flagged. A malformed
+        message (a field of the wrong type, an execution count that is no count) costs that message only."""
+        msg = _well_formed(msg)
+        if msg is None:
+            return None
         if msg.get("msg_type") in ("status", "execute_input"):
-            return super().process_message(msg, cell, cell_index)
+            return self._process(msg, cell, cell_index)
         size = _size(msg)
         used = self._output_bytes.get(cell_index, 0)
         if used + size > self.max_output_bytes or self._notebook_bytes + size > self.max_notebook_output_bytes:
@@ -464,7 +522,17 @@ class JudgedExecute(Execute):
             return None
         self._output_bytes[cell_index] = used + size
         self._notebook_bytes += size
-        return super().process_message(msg, cell, cell_index)
+        return self._process(msg, cell, cell_index)
+
+    def _process(self, msg: dict, cell: NotebookNode, cell_index: int):
+        try:
+            return super().process_message(msg, cell, cell_index)
+        except CellControlSignal:
+            raise
+        except Exception as exc:  # noqa: BLE001 - nbformat refused the output it would make of it
+            self.log.warning("%s: a malformed %s message from the kernel was dropped (%s)",
+                             _where(cell, cell_index), str(msg.get("msg_type"))[:40], type(exc).__name__)
+            return None
 
     def _execute_request(self, code: str, **kwargs) -> str:
         """The client's ``execute``, with the judge's user expressions added to a test cell's request."""

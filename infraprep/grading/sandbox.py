@@ -239,6 +239,9 @@ class SandboxedKernelManager(AsyncKernelManager):
                                      self.sandbox_pids, extra_env=self.kernel_env, extra_read_only=list(self.extra_read_only))
         shim = isolation_shim(workdir, self._shared)
         kw["env"] = {}
+        # the kernel's own descriptors 1 and 2 are never the grader's (ipykernel keeps a copy of them, and
+        # a kernel can write to them): whoever starts the kernel, its console is /dev/null
+        kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
         try:
             return await super()._async_launch_kernel(prefix + shim + kernel_cmd, **kw)
         finally:
