@@ -48,6 +48,28 @@ class AnswerError(AssertionError):
         return [f"{type(self).__name__}: {self}"]
 
 
+# what the judge's guard in the kernel says instead of an error name (infraprep.grading.kernelcodec)
+DELEGATED, GUARD_ESCAPED = "UsesCoursesOwnFunction", "EscapesTheGradersChecks"
+
+
+def _said_safely(error: AnswerError) -> AnswerError:
+    """Mark a message whose words the check chose alone (nothing a learner's function returned or raised
+    on a hidden input picked them): the judge repeats it even after calls on hidden inputs."""
+    error.hidden_safe = True
+    return error
+
+
+def _guard_message(question: str, label: str, error_name: str) -> AnswerError | None:
+    """The message for a call the judge's guard stopped, or None for an ordinary error."""
+    if error_name == DELEGATED:
+        return _said_safely(WrongAnswer(question, f"{label} hands the job to the course's own function for it; "
+                                                  "write the logic yourself"))
+    if error_name == GUARD_ESCAPED:
+        return _said_safely(WrongAnswer(question, f"{label} turns off or gets around the grader's checks (tracing "
+                                                  "hooks, threads, the kernel's built-ins); write the logic yourself"))
+    return None
+
+
 class NotAnswered(AnswerError):
     kind = "not answered"
 
@@ -206,6 +228,9 @@ def call(question: str, func: Any, *args: Any) -> Any:
     except NotImplementedError:
         raise NotAnswered(question, "your function is not written yet (it raises NotImplementedError)") from None
     except Exception as exc:
+        stopped = _guard_message(question, "your function", type(exc).__name__)
+        if stopped is not None:
+            raise stopped from None
         raise WrongForm(question, f"your function raised {type(exc).__name__}: {exc}") from None
 
 
@@ -329,9 +354,11 @@ def same_items(question: str, value: Any, expected: Iterable[Any], ordered: bool
             raise WrongAnswer(question, "the right items, in the wrong order")
     elif sorted(map(repr, got)) == sorted(map(repr, want)):
         return
-    missing = len([w for w in want if w not in got])
-    extra = len([g for g in got if g not in want])
-    raise WrongAnswer(question, f"{missing} expected item(s) missing and {extra} unexpected item(s) present")
+    # what is wrong, never how many items the (hidden) expected list holds
+    missing = any(w not in got for w in want)
+    extra = any(g not in want for g in got)
+    parts = (["some expected items are missing"] if missing else []) + (["some items are not expected"] if extra else [])
+    raise WrongAnswer(question, " and ".join(parts) or "the items are not the expected ones")
 
 
 def _close(a: Any, b: Any, rel: float) -> bool:
@@ -367,8 +394,8 @@ def function_cases(
 ) -> None:
     """Hidden check: ``func(*args) == expected`` for every ``(args, expected)`` in ``cases``.
 
-    Reports how many hidden cases fail, and the error a case raised, never the
-    inputs or the expected outputs. ``forbid``: dotted names of the course package's own functions
+    Reports how many hidden cases fail, and whether one raised, never the inputs, the expected outputs
+    or anything the learner's code chose on them (such as the name of the error it raised). ``forbid``: dotted names of the course package's own functions
     for the same job (``"infraprep.parsers.nccl_tests_summary"``); a function that reaches one of them
     scores zero with a message saying why (:mod:`infraprep.assessment.delegation`).
     """
@@ -383,16 +410,16 @@ def function_cases(
             raise RuntimeError(f"{question}: forbid= names what does not exist: {', '.join(missing)}")
         hit = delegates(func, forbid)
         if hit:
-            raise WrongAnswer(question, f"{label} hands the job to the course's own {hit.rsplit('.', 1)[-1]}(); "
-                                        "write the logic yourself")
+            raise _said_safely(WrongAnswer(question, f"{label} hands the job to the course's own "
+                                                     f"{hit.rsplit('.', 1)[-1]}(); write the logic yourself"))
     failed, errors = 0, []
     run = func.guarded(forbid) if forbid and hasattr(func, "guarded") else func
     for args, expected in cases:
         try:
             got = run(*args)
         except NotImplementedError:
-            raise NotAnswered(question, f"{label} is not written yet (it raises NotImplementedError)") from None
-        except Exception as exc:  # the learner's code failed: report the kind, not the input
+            raise _said_safely(NotAnswered(question, f"{label} is not written yet (it raises NotImplementedError)")) from None
+        except Exception as exc:  # the learner's code failed: say so, never what it raised (it could tell the input)
             failed += 1
             errors.append(type(exc).__name__)
             continue
@@ -401,11 +428,13 @@ def function_cases(
         except WrongForm:
             ok = False
         failed += not ok
-    if "UsesCoursesOwnFunction" in errors:
-        raise WrongAnswer(question, f"{label} hands the job to the course's own function for it; write the logic yourself")
+    for stop in (DELEGATED, GUARD_ESCAPED):
+        if stop in errors:
+            raise _guard_message(question, label, stop)
     if failed:
-        detail = f" (it raised {', '.join(sorted(set(errors)))})" if errors else ""
-        raise WrongAnswer(question, f"{label} gives a wrong result on {failed} of {len(cases)} hidden cases{detail}")
+        detail = " (it raised an error on at least one of them)" if errors else ""
+        raise _said_safely(WrongAnswer(question, f"{label} gives a wrong result on {failed} of {len(cases)} "
+                                                 f"hidden cases{detail}"))
 
 
 def delegates(func: Any, forbid: Iterable[str]) -> str | None:
@@ -420,7 +449,8 @@ def delegates(func: Any, forbid: Iterable[str]) -> str | None:
 
 
 def frame(question: str, value: Any, expected: Any, check_order: bool = False, rel: float = 1e-6) -> None:
-    """Hidden check: a pandas DataFrame with the expected columns and values."""
+    """Hidden check: a pandas DataFrame with the expected columns and values. Messages never tell a property
+    of the expected table (its rows, their number, its values): only how the learner's differs."""
     import pandas as pd
 
     _missing(question, value)
@@ -429,7 +459,7 @@ def frame(question: str, value: Any, expected: Any, check_order: bool = False, r
     if list(value.columns) != list(expected.columns):
         raise WrongAnswer(question, "the columns are not the expected ones (names and order)")
     if len(value) != len(expected):
-        raise WrongAnswer(question, f"expected {len(expected)} rows, got {len(value)}")
+        raise WrongAnswer(question, "the table differs from the expected one (its rows are not the expected ones)")
     got_rows = [[_plain(x, question) for x in row] for row in value.astype(object).itertuples(index=False)]
     want_rows = [[_plain(x, question) for x in row] for row in expected.astype(object).itertuples(index=False)]
     if not check_order:

@@ -56,8 +56,10 @@ def _evaluate_in_fake_kernel(expression: str, user_ns: dict) -> dict:
 
     shell = Shell()
     shell.user_ns = user_ns
+    user_ns.setdefault("__builtins__", __builtins__)
+    user_ns.setdefault("get_ipython", lambda: shell)
     try:
-        value = eval(expression, {"get_ipython": lambda: shell, "__builtins__": __builtins__}, user_ns)
+        value = eval(expression, user_ns, user_ns)  # IPython's user_global_ns is its user_ns
     except Exception as exc:
         return {"status": "error", "ename": type(exc).__name__}
     return {"status": "ok", "data": {"text/plain": repr(value)}, "metadata": {}}
@@ -102,3 +104,68 @@ def test_the_grader_trusts_no_reply_without_its_nonce_and_evaluates_nothing():
     assert isinstance(kernelcodec.decode({"t": "int", "v": "x"}), kernelcodec.ForeignValue)
     with pytest.raises(kernelcodec.Missing):
         kernelcodec.decode({"t": "missing"})
+
+
+_HONEST = '''
+import re
+def silent(text, world_size):
+    seen = {int(r) for r in re.findall(r"\\[Rank (\\d+)\\] Watchdog", text)}
+    return [r for r in range(world_size) if r not in seen]
+'''
+_DELEGATING = {
+    "an alias": "_f = incident.silent_ranks\ndef silent(text, world_size):\n    return _f(text, world_size)\n",
+    "a run-time name": "def silent(text, world_size):\n    return getattr(incident, 'sknar_tnelis'[::-1])(text, world_size)\n",
+    "a copy of the code object": (
+        "import types\n_f = types.FunctionType(incident.silent_ranks.__code__, incident.silent_ranks.__globals__)\n"
+        "def silent(text, world_size):\n    return _f(text, world_size)\n"),
+    "a second copy of the module": (
+        "import importlib.util as u\n_s = u.spec_from_file_location('infraprep.practice.copy_of', incident.__file__)\n"
+        "_m = u.module_from_spec(_s)\n_s.loader.exec_module(_m)\n"
+        "def silent(text, world_size):\n    return _m.silent_ranks(text, world_size)\n"),
+    "the code recompiled under another file name": (
+        "import inspect\n_g = dict(vars(incident))\n"
+        "exec(compile(inspect.getsource(incident.silent_ranks).replace('def silent_ranks', 'def other'), 'mine.py', 'exec'), _g)\n"
+        "def silent(text, world_size):\n    return _g['other'](text, world_size)\n"),
+    "exec rebound in the namespace": (
+        "def exec(*a):\n    raise SystemExit\ndef silent(text, world_size):\n    return incident.silent_ranks(text, world_size)\n"),
+    "the profile hook taken out and put back": (
+        "import sys\ndef silent(text, world_size):\n    hook = sys.getprofile()\n"
+        "    try:\n        sys.setprofile(None)\n    except BaseException:\n        pass\n"
+        "    found = incident.silent_ranks(text, world_size)\n"
+        "    try:\n        sys.setprofile(hook)\n    except BaseException:\n        pass\n    return found\n"),
+}
+
+
+@pytest.mark.parametrize("how", sorted(_DELEGATING))
+def test_the_guard_sees_the_course_function_run_however_it_is_reached(how):
+    """The judge's guard watches every frame the learner's function runs (by file and name, and by
+    bytecode), names nothing the notebook can rebind, and keeps no state the learner can reach and undo."""
+    import base64
+    import builtins
+    import pickle
+
+    from infraprep.practice import incident
+
+    args = base64.b64encode(pickle.dumps(("[Rank 1] Watchdog caught", 4))).decode()
+    forbid = ["infraprep.practice.incident.silent_ranks"]
+    honest = {"__builtins__": builtins, "__name__": "__main__", "incident": incident}
+    exec(_HONEST, honest)
+    result = _evaluate_in_fake_kernel(kernelcodec.expression("_call", "@@n@@", "silent", args, forbid), honest)
+    assert kernelcodec.decode(kernelcodec.parse_expression(result, "@@n@@")) == [0, 2, 3]
+    user_ns = {"__builtins__": builtins, "__name__": "__main__", "incident": incident}
+    exec(_DELEGATING[how], user_ns)
+    result = _evaluate_in_fake_kernel(kernelcodec.expression("_call", "@@n@@", "silent", args, forbid), user_ns)
+    assert kernelcodec.parse_expression(result, "@@n@@")["t"] == "raised"
+    assert kernelcodec.parse_expression(result, "@@n@@")["type"] in ("UsesCoursesOwnFunction", "BaseException")
+
+
+def test_a_kernel_whose_builtins_were_replaced_fails_the_call():
+    import base64
+    import pickle
+
+    fake = dict(__builtins__ if isinstance(__builtins__, dict) else vars(__builtins__))
+    fake["exec"] = lambda *a: None
+    user_ns = {"__builtins__": fake, "f": lambda x: x}
+    args = base64.b64encode(pickle.dumps((1,))).decode()
+    result = _evaluate_in_fake_kernel(kernelcodec.expression("_call", "@@n@@", "f", args, ["math.sqrt"]), user_ns)
+    assert kernelcodec.parse_expression(result, "@@n@@") == {"t": "raised", "type": "EscapesTheGradersChecks"}

@@ -219,6 +219,20 @@ class Choice:
         return "\n".join(f"{letter}. {text}" for letter, text in zip(self.letters, self.options))
 
 
+_SHOWN: list[list[Inputs]] = []
+
+
+@contextmanager
+def recording_shown():
+    """Collect, in the list it yields, the inputs :meth:`Assignment.show` is asked to show meanwhile."""
+    shown: list[Inputs] = []
+    _SHOWN.append(shown)
+    try:
+        yield shown
+    finally:
+        _SHOWN[:] = [kept for kept in _SHOWN if kept is not shown]
+
+
 class Assignment:
     """The variants of one assignment for the current student (see the module docstring)."""
 
@@ -255,7 +269,10 @@ class Assignment:
         return Choice(question, list(options), order, multiple)
 
     def show(self, question: str, **values: Any) -> None:
-        """Show this student's inputs for ``question`` in the notebook (nothing outside a kernel)."""
+        """Show this student's inputs for ``question`` in the notebook (nothing outside a kernel; in the
+        grader's judge, kept by :func:`recording_shown`, to check what the notebook shows)."""
+        if _SHOWN:
+            _SHOWN[-1].append(Inputs(question, values))
         if _in_kernel():
             from IPython.display import display
 

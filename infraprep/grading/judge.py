@@ -418,7 +418,8 @@ class JudgedExecute(Execute):
             fetched = kernelcodec.parse_expression(self._ridden.get("infraprep"), nonce)
         elif not names:
             fetched = {"t": "many", "v": []}
-        self._queue_test(cell, cell_index, {"code": code, "names": names, "fetched": fetched})
+        self._queue_test(cell, cell_index, {"code": code, "names": names, "fetched": fetched,
+                                            "visible": visible, "hidden": hidden})
         self.nb.cells[cell_index] = cell
         return cell
 
@@ -626,7 +627,7 @@ class JudgedExecute(Execute):
         request = {"assignment": self.assignment, "student": self.student if self._valid_student() else "unknown",
                    "secret": self.variant_secret, "key": self.variant_key or None,
                    "setup": list(self._trusted.setup), "grade_id": test["grade_id"],
-                   "code": job["code"], "fetched": pairs}
+                   "code": job["code"], "visible": job.get("visible"), "hidden": job.get("hidden"), "fetched": pairs}
         judge = judgeproc.shared(self.judge_memory_bytes)
         verdict, used = judge.run(request, self._serve, min(self.judge_cell_seconds, left))
         self._judge_seconds += used
@@ -694,11 +695,13 @@ class JudgedExecute(Execute):
             return
         request = {"assignment": self.assignment, "student": self.student, "secret": self.variant_secret,
                    "key": self.variant_key or None, "setup": list(self._trusted.setup), "compare": tree.get("v")}
-        differ = await self._loop.run_in_executor(None, judgeproc.shared(self.judge_memory_bytes).compare, request)
+        differ, shown = await self._loop.run_in_executor(None, judgeproc.shared(self.judge_memory_bytes).compare_all,
+                                                         request)
+        differ = list(differ) + [q for q in _shown_otherwise(self.nb, shown) if q not in differ]
         if differ:
             flags.add(self.nb, flags.VARIANT_CHANGED, ", ".join(differ[:5]),
                       "inputs in the notebook differ from the ones drawn for this student (identity or set-up "
-                      "changed); the answers were judged against the true inputs")
+                      "changed, or made-up inputs shown); the answers were judged against the true inputs")
 
     def _write_verdicts(self) -> None:
         """Every test cell's outputs become the judge's verdict, and nothing else."""
@@ -762,6 +765,38 @@ def preflight_failures(parent: JudgedExecute, source: Path, resources: dict) -> 
     shown = "; ".join(failed[:6]) + (f"; and {len(failed) - 6} more" if len(failed) > 6 else "")
     return (f"{info.get('assignment')}: the instructor's solutions do not get full marks in the grading kernel, "
             f"so the grading environment is broken and no student was graded: {shown}")
+
+
+_SHOWN_TEXT = re.compile(r"your inputs for ([A-Za-z0-9_]+)", re.I)
+
+
+def _shown_otherwise(nb: NotebookNode, shown: list) -> list[str]:
+    """Questions whose inputs the notebook's outputs show otherwise than the set-up cells show this
+    student's (``shown``: ``[question, text, markdown]`` as :meth:`variants.Assignment.show` renders them):
+    made-up inputs displayed or printed beside answers made for them. Every output that says "your
+    inputs for Q..." must be one of the true renderings, or each such line one of the true lines."""
+    true = {}
+    for question, text, markdown in shown:
+        true.setdefault(str(question).upper(), set()).update({str(text).strip(), str(markdown).strip()})
+    lines = {line.strip() for texts in true.values() for t in texts for line in t.splitlines() if _SHOWN_TEXT.search(line)}
+    found: list[str] = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            blobs = [output.get("text")] if output.get("output_type") == "stream" else \
+                list((output.get("data") or {}).values())
+            for blob in blobs:
+                blob = "".join(blob) if isinstance(blob, list) else blob
+                if not isinstance(blob, str) or not _SHOWN_TEXT.search(blob):
+                    continue
+                if any(blob.strip() in texts for texts in true.values()):
+                    continue
+                for line in blob.splitlines():
+                    match = _SHOWN_TEXT.search(line)
+                    if match and line.strip() not in lines:
+                        name = match.group(1).lower()
+                        if name not in found:
+                            found.append(name)
+    return found
 
 
 def _keep_course_files(folder: Path, config, assignment: str, notebook: str | None) -> None:

@@ -81,16 +81,22 @@ class _Proxy:
     def __call__(self, *args: Any) -> Any:
         from .kernelcodec import decode, scrub
 
-        tree = self._child.ask({"op": "call", "name": self.__name__, "args": args, "forbid": self._forbid})
+        child = self._child
+        forbid = tuple(dict.fromkeys(child.forbid.get(self.__name__, ()) + self._forbid))
+        if child.hidden:
+            child.hidden_calls += 1
+        tree = child.ask({"op": "call", "name": self.__name__, "args": args, "forbid": forbid})
         if type(tree) is dict and tree.get("t") == "raised":
-            raise self._child.raised(str(tree.get("type", "Error")))
+            raise child.raised(str(tree.get("type", "Error")))
         if tree is None:
-            raise self._child.raised("NoResult")
+            raise child.raised("NoResult")
         return decode(scrub(tree))
 
     def guarded(self, forbid: tuple[str, ...]) -> "_Proxy":
-        """The same function, called with the course's own functions for the job made to fail (a call
-        that reaches one of them raises ``UsesCoursesOwnFunction`` in the kernel)."""
+        """The same function, called with the course's own functions for the job watched for (a call
+        that runs one of them fails as ``UsesCoursesOwnFunction`` in the kernel). Every later call of this
+        function in the test cell is watched too, however the test calls it (``ck.call``, directly)."""
+        self._child.forbid_also(self.__name__, forbid)
         other = _Proxy(self._child, self.__name__)
         other._forbid = tuple(forbid)
         return other
@@ -108,6 +114,13 @@ class _Child:
         self.fd_in, self.fd_out = fd_in, fd_out
         self.namespaces: dict[tuple, dict] = {}
         self._raised: dict[str, type] = {}
+        self.forbid: dict[str, tuple[str, ...]] = {}   # a learner's function -> the course's functions it must not run
+        self.hidden = False       # the test cell's hidden part is running
+        self.hidden_calls = 0     # calls of a learner's function on hidden inputs, in this test cell
+        self.shown: dict[tuple, list] = {}   # the inputs the set-up cells show (V.show), per namespace
+
+    def forbid_also(self, name: str, forbid) -> None:
+        self.forbid[name] = tuple(dict.fromkeys(self.forbid.get(name, ()) + tuple(forbid)))
 
     def ask(self, request: dict) -> Any:
         _write(self.fd_out, request)
@@ -117,25 +130,87 @@ class _Child:
         return reply.get("value")
 
     def raised(self, type_name: str) -> BaseException:
+        from infraprep.checking import DELEGATED, GUARD_ESCAPED
+
         if type_name == "NotImplementedError":
             return NotImplementedError("not written yet")
+        if self.hidden and type_name not in (DELEGATED, GUARD_ESCAPED):
+            type_name = "Error"  # on a hidden input, what the learner's code raised is its choice: it could tell the input
         safe = "".join(ch for ch in type_name if ch.isalnum() or ch == "_")[:60] or "Error"
         if safe not in self._raised:
             self._raised[safe] = type(safe, (Exception,), {"__module__": "learner"})
         return self._raised[safe]()
 
+    @staticmethod
+    def _key(job: dict) -> tuple:
+        return (job["assignment"], job["student"], job["secret"], job.get("key"), tuple(job["setup"]))
+
     def namespace(self, job: dict) -> dict:
         from infraprep.assessment import variants
 
-        key = (job["assignment"], job["student"], job["secret"], job.get("key"), tuple(job["setup"]))
+        key = self._key(job)
         if key not in self.namespaces:
             namespace: dict[str, Any] = {"__name__": "__infraprep_judge__"}
-            with variants.grading_identity(job["student"], job["secret"], key=job.get("key")):
+            with variants.grading_identity(job["student"], job["secret"], key=job.get("key")), \
+                    variants.recording_shown() as shown:
                 for source in job["setup"]:
                     exec(compile(source, "<setup>", "exec"), namespace)
             self.namespaces.clear()  # one notebook at a time: keep only the current one
+            self.shown.clear()
             self.namespaces[key] = namespace
+            self.shown[key] = shown
         return dict(self.namespaces[key])
+
+    @staticmethod
+    def _forbidden_in(code: str) -> dict[str | None, tuple[str, ...]]:
+        """The ``forbid=`` lists of a test's ``function_cases`` calls, written as literals, by the name of the
+        function they check (None: not a plain name): known before the test's first call of that function."""
+        import ast
+
+        found: dict[str | None, tuple[str, ...]] = {}
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            return found
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+            if called != "function_cases":
+                continue
+            for keyword in node.keywords:
+                if keyword.arg != "forbid" or not isinstance(keyword.value, (ast.List, ast.Tuple)):
+                    continue
+                names = tuple(e.value for e in keyword.value.elts if isinstance(e, ast.Constant) and type(e.value) is str)
+                target = node.args[1].id if len(node.args) > 1 and isinstance(node.args[1], ast.Name) else None
+                found[target] = found.get(target, ()) + names
+        return found
+
+    def _run_test(self, job: dict, namespace: dict) -> None:
+        """The test's visible part, then its hidden part (from then on, calls of the learner's functions
+        are on hidden inputs); the whole code as hidden when the parts are not given or do not compile."""
+        question = job["grade_id"]
+        visible, hidden = job.get("visible"), job.get("hidden")
+        try:
+            parts = [(compile(visible, f"<tests {question}>", "exec"), False),
+                     (compile(hidden, f"<hidden tests {question}>", "exec"), True)] if (
+                type(visible) is str and type(hidden) is str) else None
+        except SyntaxError:
+            parts = None
+        if parts is None:
+            parts = [(compile(job["code"], f"<tests {question}>", "exec"), True)]
+        for code, hidden_part in parts:
+            self.hidden = hidden_part
+            exec(code, namespace)
+
+    def _hidden_message(self, question: str, error: Exception) -> str | None:
+        """After a call of the learner's function on a hidden input, a check's own words can carry what
+        that call chose to return or raise (a length, a type's name, a count): the judge says only that
+        the result on a hidden input is wrong. None: the message may stand."""
+        if not (self.hidden and self.hidden_calls) or getattr(error, "hidden_safe", False):
+            return None
+        label = getattr(error, "question", None) or question
+        return f"{label}: your function's result on a hidden input is not the expected one"
 
     def judge(self, job: dict) -> dict:
         from infraprep.checking import AnswerError, PartialCredit
@@ -147,20 +222,30 @@ class _Child:
         except Exception as error:  # noqa: BLE001 - the course's own set-up failed: a broken environment
             return {"status": "setup", "ename": type(error).__name__, "message": f"{type(error).__name__}: {error}"[:300]}
         question = job["grade_id"]
+        self.forbid, self.hidden, self.hidden_calls = {}, False, 0
         try:
+            callables = []
             for name, tree in job["fetched"]:
                 if type(tree) is dict and tree.get("t") == "callable":
                     namespace[name] = _Proxy(self, name)
+                    callables.append(name)
                 else:
                     namespace[name] = decode(tree)
-            exec(compile(job["code"], f"<tests {question}>", "exec"), namespace)
+            for target, forbid in self._forbidden_in(job["code"]).items():
+                for name in ([target] if target is not None else callables):
+                    self.forbid_also(name, forbid)
+            self._run_test(job, namespace)
         except Missing:
             return {"status": "fail", "ename": "NameError",
                     "message": "a name this question needs is not defined (run your answer cell)"}
         except PartialCredit as credit:
             return {"status": "partial", "fraction": credit.fraction, "ename": type(credit).__name__,
-                    "message": str(credit)}
+                    "message": self._hidden_message(question, credit) or str(credit)}
         except AnswerError as error:
+            said = self._hidden_message(question, error)
+            if said is not None:
+                return {"status": "fail", "ename": "NotAnswered" if type(error).__name__ == "NotAnswered" else "WrongAnswer",
+                        "message": said}
             return {"status": "fail", "ename": type(error).__name__, "message": str(error)}
         except MemoryError:
             return {"status": "limit", "ename": "GradingLimit",
@@ -169,6 +254,9 @@ class _Child:
             return {"status": "fail", "ename": "GradingError",
                     "message": f"{question}: the check could not run on your answer (it is nested too deeply)"}
         except Exception as error:  # noqa: BLE001 - the check could not run on this answer: say what kind
+            if self._hidden_message(question, error) is not None:
+                return {"status": "fail", "ename": "GradingError",
+                        "message": f"{question}: the check could not run on your function's result on a hidden input"}
             return {"status": "fail", "ename": "GradingError",
                     "message": f"{question}: the check could not run on your answer ({type(error).__name__})",
                     "detail": f"{type(error).__name__}: {error}"[:300]}
@@ -190,7 +278,8 @@ class _Child:
                 continue
             if type(theirs) is not type(mine) or theirs != mine:
                 differ.append(name)
-        return {"status": "pass", "differ": differ}
+        shown = [[i.question, repr(i), i._repr_markdown_()] for i in self.shown.get(self._key(job), [])]
+        return {"status": "pass", "differ": differ, "shown": shown}
 
     def serve(self) -> None:
         while True:
@@ -371,8 +460,12 @@ class JudgeProcess:
 
     def compare(self, request: dict) -> list[str]:
         """The drawn names whose values in the kernel differ from this student's (see :meth:`_Child.compare`)."""
+        return self.compare_all(request)[0]
+
+    def compare_all(self, request: dict) -> tuple[list[str], list[list[str]]]:
+        """As :meth:`compare`, and the inputs the set-up cells show this student: ``[question, text, markdown]``."""
         verdict, _ = self.run(request, lambda _request: None, 20.0)
-        return list(verdict.get("differ") or [])
+        return list(verdict.get("differ") or []), list(verdict.get("shown") or [])
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

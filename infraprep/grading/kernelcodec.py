@@ -83,63 +83,178 @@ def _error_name(exc):
             return klass.__name__
     return "Exception"
 
-def _trip(forbid):
-    """Make the course's own functions for this job fail while the learner's function runs."""
-    saved = []
-    def _tripwire(*a, **k):
-        globals()["__infraprep_tripped__"] = 1
-        raise RuntimeError("infraprep: the course's own function for this job was called")
-    for dotted in forbid:
-        parts, obj = dotted.split("."), None
-        for cut in range(len(parts), 0, -1):
-            module = _sys.modules.get(".".join(parts[:cut]))
-            if module is not None:
-                obj = module
-                for part in parts[cut:]:
-                    obj = getattr(obj, part, None)
-                break
-        func = getattr(obj, "__func__", obj)
-        code = getattr(func, "__code__", None)
-        if code is None or code.co_freevars:
-            continue
-        saved.append((func, code))
-        func.__code__ = _tripwire.__code__
-    return saved
+def _prepare(ns, name, payload):
+    """The learner's function and the call's arguments."""
+    return ns.get(name), _pickle.loads(_b64.b64decode(payload))
 
-def _untrip(saved):
-    tripped = False
-    for func, code in saved:
-        func.__code__ = code
-        if func.__globals__.pop("__infraprep_tripped__", None):
-            tripped = True
-    return tripped
+def _result_payload(value):
+    return _json.dumps(_enc(value, [_LIMIT]))
 
-def _call(ns, nonce, name, payload, forbid=()):
+def _raised_payload(exc):
+    return _json.dumps({"t": "raised", "type": _error_name(exc)})
+
+def _refers(ns, nonce, name, forbidden):
+    """Whether the kernel's ``name`` reaches one of ``forbidden`` (refers_to: assessment.delegation's source,
+    run into these globals beside this code)."""
     func = ns.get(name)
-    args = _pickle.loads(_b64.b64decode(payload))
-    saved = _trip(forbid) if forbid else []
-    try:
-        result = func(*args)
-    except BaseException as exc:
-        if _untrip(saved):
-            return _tag(nonce, {"t": "raised", "type": "UsesCoursesOwnFunction"})
-        return _tag(nonce, {"t": "raised", "type": _error_name(exc)})
-    if _untrip(saved):
-        return _tag(nonce, {"t": "raised", "type": "UsesCoursesOwnFunction"})
-    return _tag(nonce, _enc(result, [_LIMIT]))
+    hit = refers_to(func, list(forbidden)) if func is not None else None
+    return _tag(nonce, {"t": "none"} if hit is None else {"t": "str", "v": hit})
 '''
+
+
+# The judge's guard, run in the kernel with no built-ins at all: every name in it is a parameter or a local,
+# so nothing a notebook rebinds (exec, get_ipython, builtins, a module's attributes, the judge's own globals)
+# changes what it does. It checks the primitives it is handed (the interpreter's own exec, __import__,
+# sys.setprofile, ... by their C-level names, which no Python object can fake); anything else means the
+# kernel was tampered with, and the call fails. For a call of a learner's function it watches, through a
+# profile hook, every Python frame that runs: a frame of a forbidden course function (by its file and
+# qualified name, so a copy of its code object or a second copy of its module counts) or of code with the
+# same bytecode (a recompiled copy) trips the call. The hook's state is in its defaults, which only an
+# audited assignment can change; an audit hook (which cannot be removed) refuses, while the hook watches,
+# any change of the profile or trace function not made by the guard, any assignment of a function's code
+# or defaults, and ctypes; and the guard checks at the end that its own hook is still the one installed.
+# The reply is the nonce, then a fixed text for a tripped call, else the payload.
+GUARD_CODE = r"""
+def main(E, B, F, T, nonce, entry, args, watch, prints, source):
+    BFT = T([].append)
+    tampered = '{"t": "raised", "type": "EscapesTheGradersChecks"}'
+    delegated = '{"t": "raised", "type": "UsesCoursesOwnFunction"}'
+    imp = B.get("__import__")
+    if not (T(imp) is BFT and imp.__name__ == "__import__"):
+        return nonce + tampered
+    sys = imp("sys")
+    sp, gp, gf, aud = sys.setprofile, sys.getprofile, sys._getframe, sys.addaudithook
+    for f, name in ((sp, "setprofile"), (gp, "getprofile"), (gf, "_getframe"), (aud, "addaudithook")):
+        if not (T(f) is BFT and f.__name__ == name):
+            return nonce + tampered
+    be = B.get("BaseException")
+    if not (T(be) is T and not (be.__flags__ & 512) and be.__name__ == "BaseException"):
+        return nonce + tampered
+    ns = F.__globals__
+    G = {"__builtins__": B, "__name__": "__infraprep__"}
+    E(source, G)
+    if entry != "_call":
+        return G[entry](ns, nonce, *args)
+    prepare, payload, raised = G["_prepare"], G["_result_payload"], G["_raised_payload"]
+    func, call_args = prepare(ns, args[0], args[1])
+    if not watch and not prints:
+        try:
+            out = payload(func(*call_args))
+        except be as exc:
+            out = raised(exc)
+        return "".join((nonce, out))
+    hit = (x for x in (0,))
+    has_qual = "co_qualname" in T(gf(0).f_code).__dict__
+
+    def hook(frame, event, arg, hit=hit, watch=watch, prints=prints, join="".join, bjoin=b"".join, qual=has_qual):
+        if event == "call":
+            code = frame.f_code
+            if bjoin((code.co_code,)) in prints:
+                for _ in hit:
+                    pass
+                return
+            name = join((code.co_filename,))
+            q = join((code.co_qualname if qual else code.co_name,))
+            for suffix, quals in watch:
+                if name.endswith(suffix) and (q in quals or q.split(".<locals>.", 1)[0] in quals):
+                    for _ in hit:
+                        pass
+
+    here = gf(0).f_code
+
+    def audit(event, a, gp=gp, gf=gf, T=T, FT=T(hook), hook_code=hook.__code__, here=here, be=be):
+        if event == "sys.setprofile" or event == "sys.settrace" or event == "object.__setattr__" or event[:7] == "ctypes.":
+            p = gp()
+            if not (T(p) is FT and p.__code__ is hook_code):
+                return
+            if event == "object.__setattr__":
+                if a[1] == "__code__" or a[1] == "__defaults__" or a[1] == "__kwdefaults__":
+                    raise be("infraprep: not while the grader calls your function")
+                return
+            if event[:7] == "ctypes." or gf(1).f_code is not here:
+                raise be("infraprep: not while the grader calls your function")
+
+    aud(audit)
+    failed = 0
+    sp(hook)
+    try:
+        try:
+            out = payload(func(*call_args))
+        except be as exc:
+            out = raised(exc)
+    except be:
+        failed = 1
+    still = gp() is hook
+    sp(None)
+    if not still:
+        return "".join((nonce, tampered))
+    for _ in hit:
+        return "".join((nonce, "{}")) if failed else "".join((nonce, out))
+    return "".join((nonce, delegated))
+"""
+
+# how the expression reaches the interpreter's own type and exec without a name: a lambda's globals are
+# the learner's namespace, its __builtins__ the built-ins that namespace runs with (checked in the guard)
+_BOOT = ("(lambda F, T: (lambda B: (lambda E: (lambda G: (E({guard!r}, G), G['main'](E, B, F, T, {nonce!r}, "
+         "{entry!r}, {args}, {watch}, {prints}, {source!r}))[1])({{'__builtins__': {{}}}}) if T(E) is T([].append) "
+         "and E.__name__ == 'exec' else {nonce!r} + '{{\"t\": \"raised\", \"type\": \"EscapesTheGradersChecks\"}}')"
+         "(B.get('exec') if T(B) is T({{}}) else None))(F.__builtins__))((lambda: 0), (0).__class__.__class__)")
+
+
+def _boot(entry: str, nonce: str, args: tuple, source: str, watch: tuple = (), prints: tuple = ()) -> str:
+    return _BOOT.format(guard=GUARD_CODE, nonce=nonce, entry=entry, args=repr(tuple(args)), watch=repr(watch),
+                        prints=repr(prints), source=source)
+
+
+def signatures(forbid) -> tuple[tuple, tuple]:
+    """What the guard watches for, worked out in the grader from its own copy of the course: for each
+    forbidden function (and what it wraps), its file's path from the package's parent and its qualified
+    and plain names; and its bytecode (a copy compiled elsewhere has the same)."""
+    import inspect
+    from pathlib import Path
+
+    import infraprep
+    from infraprep.assessment.delegation import resolve
+
+    root = Path(infraprep.__file__).resolve().parent.parent
+    watch, prints = [], []
+    for dotted in forbid:
+        obj = resolve(dotted)
+        seen = 0
+        while obj is not None and seen < 5:
+            seen += 1
+            func = getattr(obj, "__func__", obj)
+            code = getattr(func, "__code__", None)
+            if isinstance(code, type(signatures.__code__)):
+                path = Path(code.co_filename).resolve()
+                try:
+                    rel = path.relative_to(root).as_posix()
+                except ValueError:
+                    rel = path.name
+                qual = getattr(code, "co_qualname", getattr(func, "__qualname__", code.co_name))
+                watch.append(("/" + rel, (qual, code.co_name)))
+                if len(code.co_code) >= 24:
+                    prints.append(code.co_code)
+            obj = inspect.unwrap(func) if getattr(func, "__wrapped__", None) is not None else None
+            if obj is func:
+                break
+    return tuple(watch), tuple(dict.fromkeys(prints))
 
 
 def expression(entry: str, nonce: str, *args) -> str:
     """A Python *expression* that runs ``KERNEL_CODE`` in a private namespace of the kernel (its only
-    handle on the learner's names is ``__ns``) and evaluates to the tagged payload of ``entry(__ns, nonce, *args)``.
+    handle on the learner's names is the namespace it is given) and evaluates to the tagged payload of
+    ``entry(namespace, nonce, *args)``; for ``_call`` (name, pickled arguments, forbidden dotted names) the
+    learner's function runs under the judge's guard (:data:`GUARD_CODE`).
 
     The judge sends it as a Jupyter ``user_expressions`` entry, which the kernel evaluates after the
-    request's code has run and returns in the execute reply: no output, no extra cell."""
-    call = f"{entry}(__ns, {nonce!r}, " + ", ".join(repr(a) for a in args) + ")"  # args: str, list or tuple
-    source = KERNEL_CODE + "\n__infraprep_result = " + call
-    return (f"(lambda __g: (exec({source!r}, __g), __g['__infraprep_result'])[1])"
-            "({'__ns': get_ipython().user_ns})")
+    request's code has run and returns in the execute reply: no output, no extra cell. It names nothing
+    the learner's namespace could rebind (no exec, no get_ipython)."""
+    if entry == "_call":
+        name, payload = args[0], args[1]
+        watch, prints = signatures(tuple(args[2]) if len(args) > 2 else ())
+        return _boot("_call", nonce, (name, payload), KERNEL_CODE, watch, prints)
+    return _boot(entry, nonce, tuple(args), KERNEL_CODE)
 
 
 def refers_expression(nonce: str, name: str, forbidden: tuple[str, ...]) -> str:
@@ -150,12 +265,7 @@ def refers_expression(nonce: str, name: str, forbidden: tuple[str, ...]) -> str:
 
     from infraprep.assessment import delegation
 
-    source = (inspect.getsource(delegation) + "\nimport json as _json\n"
-              f"_f = __ns.get({name!r})\n"
-              f"_hit = refers_to(_f, {list(forbidden)!r}) if _f is not None else None\n"
-              f"__infraprep_result = {nonce!r} + _json.dumps({{'t': 'none'}} if _hit is None else {{'t': 'str', 'v': _hit}})")
-    return (f"(lambda __g: (exec({source!r}, __g), __g['__infraprep_result'])[1])"
-            "({'__ns': get_ipython().user_ns, '__name__': '__infraprep_delegation__'})")
+    return _boot("_refers", nonce, (name, tuple(forbidden)), KERNEL_CODE + "\n" + inspect.getsource(delegation))
 
 
 def parse_expression(result: Any, nonce: str) -> Any:

@@ -80,29 +80,6 @@ KNOWN_HOLES = {
     "raw control characters written to the kernel's inherited stdout and stderr":
         "sandbox.SandboxedKernelManager._async_launch_kernel: the kernel inherits the grader's stdout and "
         "stderr (nbgrader autograde; ipykernel keeps a copy of the original descriptors)",
-    "hidden inputs told through the names of the exceptions a function raises":
-        "checking.function_cases: 'it raised A, B' names the exceptions the learner's code chose, one a "
-        "hidden case (the kernel's _error_name keeps any built-in exception name)",
-    "the hidden table's row count read from the grader's message":
-        "checking.frame: 'expected N rows, got M' tells the hidden expected table's length",
-    "delegate through a name built at run time (the static check only)":
-        "assessment.delegation.refers_to: text constants are searched as written ('...'[::-1] is not); "
-        "ck.call in the hidden test calls the function without the tripwire",
-    "delegate through a copy of the course function's code object":
-        "kernelcodec._trip replaces __code__ on the course's function object only; a function made "
-        "earlier from its code object keeps the original",
-    "delegate through a second copy of the course module":
-        "kernelcodec._trip patches the functions of sys.modules' copy only; refers_to does not follow a "
-        "module object whose name is not the course's",
-    "delegate after restoring the course function from the judge's own frame":
-        "kernelcodec._call: 'saved' (the real code objects) is a local of the frame that calls the "
-        "learner's function, which sys._getframe(1) reads",
-    "delegate with the judge's own expressions rewritten by an exec of the notebook's":
-        "kernelcodec.expression/refers_expression: the user expression calls exec and get_ipython by "
-        "name, resolved in the learner's namespace first",
-    "fake inputs shown in the notebook with answers made for them":
-        "judge._check_variants compares only the drawn names' values: a display of made-up inputs is not "
-        "noticed, so the instructor is shown inputs the grade did not use, with no flag",
     "the submission folder is a link to a classmate's":
         "coordinator.Course.submitted / Coordinator._sanitize (and nbgrader's own glob): a submission "
         "folder that is a link is followed; only the notebook file is checked for being a link",
