@@ -56,13 +56,27 @@ def screenshot_lesson(page, panel, lesson: jlab.Lesson, artifacts) -> None:
         page.set_viewport_size(size)
 
 
-RAW_NUMBER = re.compile(r"^-?\d+\.\d{6}$|^-?\d+(?:\.\d+)?e[+-]\d+$", re.I)
+SIX_DECIMALS = re.compile(r"^-?(\d+)\.(\d{6})$")
+E_NOTATION = re.compile(r"^-?\d+(?:\.\d+)?e[+-]\d+$", re.I)
+
+
+def machine_printed(text: str) -> bool:
+    """pandas' default float format: six decimals padded with zeros or with more significant figures
+    than a table shows (``120.000000``, ``3.141593``), or e-notation (``2.00e+03``). Six decimals can
+    also be four significant figures of a small number (``0.004619``): that is how people write it."""
+    if E_NOTATION.match(text):
+        return True
+    found = SIX_DECIMALS.match(text)
+    if not found:
+        return False
+    significant = (found.group(1) + found.group(2)).lstrip("0")
+    return found.group(2).endswith("0") or len(significant) > 4
 
 
 def raw_numbers(panel) -> list[str]:
-    """Table cells that show a float with six trailing decimals or in e-notation (``120.000000``, ``2.00e+03``)."""
+    """Table cells that show a number as a machine prints it (see :func:`machine_printed`)."""
     cells = panel.locator(".jp-OutputArea-output table td, .jp-OutputArea-output table th").all_text_contents()
-    return [text.strip() for text in cells if RAW_NUMBER.match(text.strip())]
+    return [text.strip() for text in cells if machine_printed(text.strip())]
 
 
 def too_wide(page, panel) -> list[str]:
