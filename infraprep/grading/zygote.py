@@ -138,6 +138,10 @@ def isolate(writable: Iterable[str], new_pid: bool = True, workdir: str | None =
     flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | (CLONE_NEWPID if new_pid else 0)
     _check(libc().unshare(flags), "unshare the kernel's namespaces")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    if os.path.isdir("/dev/pts"):
+        # a devpts instance of this notebook's own (its multiplexer /dev/pts/ptmx, which /dev/ptmx finds
+        # beside it, its mode and times, every pty): nothing in it outlives the notebook
+        _mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
     if workdir:
         bounded_workdir(os.path.realpath(workdir), keep_files_view)
     keep = {os.path.realpath(p) for p in writable}
@@ -420,6 +424,10 @@ class _Zygote:
         try:
             os.close(self.ctl_in)
             os.close(self.ctl_out)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):  # never the zygote's: its stderr may be a file of the grader's (its log), and
+                os.dup2(devnull, fd)  # ipykernel keeps a copy of the kernel's original 1 and 2 for the kernel
+            os.close(devnull)
             for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
                 signal.signal(sig, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.default_int_handler)
