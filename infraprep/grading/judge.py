@@ -651,7 +651,8 @@ class JudgedExecute(Execute):
         nonce = _nonce()
         if op == "call":
             payload = base64.b64encode(pickle.dumps(tuple(request.get("args", ())), protocol=4)).decode("ascii")
-            expression = kernelcodec.expression("_call", nonce, request["name"], payload, list(request.get("forbid") or ()))
+            expression = kernelcodec.expression("_call", nonce, request["name"], payload,
+                                                request.get("signatures") or list(request.get("forbid") or ()))
         elif op == "refers":
             expression = kernelcodec.refers_expression(nonce, request["name"], tuple(request.get("forbid") or ()))
         else:

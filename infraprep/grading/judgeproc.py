@@ -85,7 +85,8 @@ class _Proxy:
         forbid = tuple(dict.fromkeys(child.forbid.get(self.__name__, ()) + self._forbid))
         if child.hidden:
             child.hidden_calls += 1
-        tree = child.ask({"op": "call", "name": self.__name__, "args": args, "forbid": forbid})
+        tree = child.ask({"op": "call", "name": self.__name__, "args": args, "forbid": forbid,
+                          "signatures": child.signatures(forbid)})
         if type(tree) is dict and tree.get("t") == "raised":
             raise child.raised(str(tree.get("type", "Error")))
         if tree is None:
@@ -118,6 +119,19 @@ class _Child:
         self.hidden = False       # the test cell's hidden part is running
         self.hidden_calls = 0     # calls of a learner's function on hidden inputs, in this test cell
         self.shown: dict[tuple, list] = {}   # the inputs the set-up cells show (V.show), per namespace
+        self._signatures: dict[tuple, dict] = {}
+
+    def signatures(self, forbid: tuple[str, ...]) -> dict | None:
+        """What the kernel's guard watches for ``forbid`` (:func:`.kernelcodec.signatures`), worked out
+        here, where the course is imported anyway, once a list: never on the host's time for the call."""
+        if not forbid:
+            return None
+        if forbid not in self._signatures:
+            from .kernelcodec import signatures
+
+            watch, prints = signatures(forbid)
+            self._signatures[forbid] = {"watch": watch, "prints": prints}
+        return self._signatures[forbid]
 
     def forbid_also(self, name: str, forbid) -> None:
         self.forbid[name] = tuple(dict.fromkeys(self.forbid.get(name, ()) + tuple(forbid)))

@@ -244,15 +244,20 @@ def signatures(forbid) -> tuple[tuple, tuple]:
 def expression(entry: str, nonce: str, *args) -> str:
     """A Python *expression* that runs ``KERNEL_CODE`` in a private namespace of the kernel (its only
     handle on the learner's names is the namespace it is given) and evaluates to the tagged payload of
-    ``entry(namespace, nonce, *args)``; for ``_call`` (name, pickled arguments, forbidden dotted names) the
-    learner's function runs under the judge's guard (:data:`GUARD_CODE`).
+    ``entry(namespace, nonce, *args)``; for ``_call`` (name, pickled arguments, forbidden dotted names or
+    their :func:`signatures` as ``{"watch", "prints"}``) the learner's function runs under the judge's guard
+    (:data:`GUARD_CODE`).
 
     The judge sends it as a Jupyter ``user_expressions`` entry, which the kernel evaluates after the
     request's code has run and returns in the execute reply: no output, no extra cell. It names nothing
     the learner's namespace could rebind (no exec, no get_ipython)."""
     if entry == "_call":
         name, payload = args[0], args[1]
-        watch, prints = signatures(tuple(args[2]) if len(args) > 2 else ())
+        given = args[2] if len(args) > 2 else ()
+        if type(given) is dict:  # worked out already (the judge's process does, see judgeproc)
+            watch, prints = tuple(given.get("watch") or ()), tuple(given.get("prints") or ())
+        else:
+            watch, prints = signatures(tuple(given))
         return _boot("_call", nonce, (name, payload), KERNEL_CODE, watch, prints)
     return _boot(entry, nonce, tuple(args), KERNEL_CODE)
 
