@@ -49,34 +49,15 @@ except ImportError:  # imported as a top-level module (benchmarks/integrity.py)
 
 KNOWN_HOLES = {
     # name of the entry: where in the grader it gets through
-    "a markdown link to javascript\\: (a backslash escape) in the written answer":
-        "sanitize.safe_markdown: _SCHEME needs 'javascript' then ':' (blanks between); mistune drops the "
-        "backslash of '\\:' and writes href=\"javascript:...\"",
-    "markdown links to javascript: written with character references":
-        "sanitize.safe_markdown escapes & to &amp;, but mistune decodes character references in link "
-        "destinations twice: '&amp;#58;' becomes ':' in the href",
-    "reference-style and image links to javascript\\: and data\\:text/html in a new markdown cell":
-        "sanitize.safe_markdown (as above, in link reference definitions and image sources)",
     "an error whose message is 30 MB":
         "nbgrader.preprocessors.Execute.on_cell_executed (run by JudgedExecute): an error the byte cap dropped is "
         "appended again from the execute reply, which no cap counts (a 57 MB autograded notebook)",
     "a reply to the judge's fetch nested 100,000 deep":
         "kernelcodec.parse_expression: json.loads' RecursionError is not caught (only ValueError), so the whole "
         "notebook fails (execution failed) instead of the one answer",
-    "a markdown image of an attachment that is not there stops everyone's feedback":
-        "nbconvert raises InvalidNotebook for a missing attachment; feedback.feedback raises for the whole "
-        "lesson when generate_feedback fails for one notebook",
-    "an SVG image attached to the written answer stops everyone's feedback":
-        "sanitize.SanitizeStudentContent drops the SVG but leaves the image that refers to it; then as above",
     "an execute_result whose execution count is a fraction":
         "nbclient's output_from_msg validates the output and raises inside JudgedExecute.process_message: the "
         "whole notebook fails (execution failed) for one malformed message",
-    "a forged execution count that is text stops everyone's feedback":
-        "judge.JudgedExecute (nbclient's process_message copies any message's execution_count into the "
-        "cell); sanitize.SanitizeStudentContent leaves cell.execution_count; nbconvert then refuses the "
-        "notebook and feedback.feedback raises for the whole lesson",
-    "a negative execution count stops everyone's feedback":
-        "as above (execution_count -7 fails the nbformat schema)",
     "raw control characters written to the kernel's inherited stdout and stderr":
         "sandbox.SandboxedKernelManager._async_launch_kernel: the kernel inherits the grader's stdout and "
         "stderr (nbgrader autograde; ipykernel keeps a copy of the original descriptors)",
