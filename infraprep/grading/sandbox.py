@@ -81,11 +81,25 @@ def sandbox_account() -> tuple[int, int] | None:
     raise RuntimeError("no free uid for the sandbox's account (set INFRAPREP_SANDBOX_UID)")
 
 
+def made_for_the_sandbox(path: str | os.PathLike) -> bool:
+    """True for a folder or file inside the temporary directory (where the grader makes the kernel's
+    folders): never the temporary directory itself, never the instructor's course or anything else."""
+    temp = os.path.realpath(tempfile.gettempdir())
+    real = os.path.realpath(path)
+    return real != temp and os.path.commonpath([real, temp]) == temp
+
+
 def hand_over(path: str | os.PathLike, recursive: bool = False) -> None:
-    """Give a folder (or file) the grader made to the sandbox's account, so the kernel can write it."""
+    """Give a folder (or file) the grader made to the sandbox's account, so the kernel can write it.
+
+    Only what the grader made for the kernel (:func:`made_for_the_sandbox`): handing over any other
+    folder would give the kernel, and the sandbox's account, an instructor's files."""
     account = sandbox_account()
     if account is None:
         return
+    if not made_for_the_sandbox(path):
+        raise RuntimeError(f"refusing to give {path} to the sandbox's account: the kernel may only write "
+                           "folders the grader made for it")
     uid, gid = account
     os.chown(path, uid, gid, follow_symlinks=False)
     if recursive and os.path.isdir(path):
@@ -230,6 +244,10 @@ class SandboxedKernelManager(AsyncKernelManager):
         if not available():
             raise RuntimeError("bubblewrap cannot run here: student code would run unsandboxed (install bubblewrap)")
         workdir = self.scratch or str(Path(kw.get("cwd") or os.getcwd()).resolve())
+        if not made_for_the_sandbox(workdir):
+            # started in a folder the grader did not make (the instructor's, say): the kernel works in a
+            # fresh folder of its own instead, so nothing outside it becomes writable to student code
+            self.scratch = workdir = tempfile.mkdtemp(prefix="infraprep-scratch-")
         if self.scratch:
             kw["cwd"] = self.scratch
         if self._confinement is None:

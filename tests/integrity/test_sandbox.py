@@ -227,3 +227,42 @@ def test_memory_is_limited(tmp_path):
         assert int(done.stdout) < 8, f"{done.stdout} x 256 MiB allocated under a 2 GiB limit"
     else:
         assert done.returncode in (-9, 137), done.stderr[-2000:]
+
+
+def test_only_folders_the_grader_made_go_to_the_sandbox_account(tmp_path):
+    course = b.ROOT  # the instructor's course: never the kernel's to write, whoever starts a kernel where
+    assert sandbox.made_for_the_sandbox(tmp_path / "nb-1") and not sandbox.made_for_the_sandbox(course)
+    import tempfile
+
+    assert not sandbox.made_for_the_sandbox(tempfile.gettempdir())
+    if sandbox.sandbox_account() is not None:  # a root grader: the one that hands folders over
+        owner = os.stat(course / "README.md").st_uid
+        with pytest.raises(RuntimeError, match="refusing to give"):
+            sandbox.hand_over(course, recursive=True)
+        assert os.stat(course / "README.md").st_uid == owner
+
+
+@pytest.mark.skipif(not sandbox.available(), reason="bubblewrap cannot run here; `make test` installs it (see README)")
+def test_a_kernel_started_in_the_course_folder_works_in_a_folder_of_its_own():
+    import asyncio
+
+    async def where():
+        km = sandbox.SandboxedKernelManager(kernel_name="python3")
+        await km.start_kernel(cwd=str(b.ROOT))
+        try:
+            kc = km.client()
+            kc.start_channels()
+            await kc.wait_for_ready(timeout=60)
+            reply = await kc.execute_interactive(
+                "import os; open('written.txt', 'w').write('x'); print(os.getcwd())", timeout=60,
+                output_hook=lambda msg: seen.append(msg["content"].get("text", "")))
+            kc.stop_channels()
+            return reply
+        finally:
+            await km.shutdown_kernel(now=True)
+
+    seen: list[str] = []
+    asyncio.run(where())
+    assert not (b.ROOT / "written.txt").exists()
+    assert os.stat(b.ROOT / "README.md").st_uid == os.getuid()
+    assert "".join(seen).strip() and str(b.ROOT) not in "".join(seen)
