@@ -204,11 +204,14 @@ def test_a_root_grader_runs_the_sandbox_as_an_unprivileged_account(tmp_path):
     work.mkdir()
     shared.mkdir()
     prefix, _ = sandbox.bwrap_prefix(str(work), str(shared))
-    code = "open('made.txt', 'w').write('x'); import os; print(os.getuid())"
+    # the working folder is a tmpfs of the sandbox's own (nothing written there reaches the host); the
+    # shared folder (the kernel's IPC sockets) is the host's
+    code = f"open('made.txt', 'w').write('x'); open({str(shared / 'made.txt')!r}, 'w').write('x'); import os; print(os.getuid())"
     done = subprocess.run(prefix + sandbox.isolation_shim(str(work), str(shared)) + [sys.executable, "-c", code],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-1500:]
-    made = (work / "made.txt").stat()
+    assert not (work / "made.txt").exists(), "what the kernel writes in its working folder reached the host's disk"
+    made = (shared / "made.txt").stat()
     assert (made.st_uid, made.st_gid) == account, "what the kernel makes belongs to the sandbox's account, not root"
     null = os.stat("/dev/null")
     assert null.st_uid == 0 and oct(null.st_mode & 0o777) == "0o666", "the host's /dev/null is unchanged"
