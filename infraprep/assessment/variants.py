@@ -32,9 +32,9 @@ import hashlib
 import hmac
 import os
 import random
-import re
 import secrets
 import string
+import unicodedata
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,7 +49,7 @@ ENV_STUDENT = "INFRAPREP_STUDENT"
 ENV_KEY = "INFRAPREP_VARIANT_KEY"
 ENV_HUB = "JUPYTERHUB_USER"
 IDENTITY_FILE = "identity.json"
-_IDENTITY = re.compile(r"[A-Za-z0-9_@+][A-Za-z0-9_.@+-]{0,63}")
+_IDENTITY_FIRST, _IDENTITY_REST = frozenset("_@+"), frozenset("_.@+-")
 LETTERS = string.ascii_uppercase
 
 
@@ -58,9 +58,18 @@ class IdentityError(ValueError):
 
 
 def valid_identity(value: str) -> bool:
-    """Whether ``value`` can be a student identity: 1-64 letters, digits or ``_ . @ + -``, not starting
-    with ``.`` or ``-`` (nbgrader student ids, Unix user names and JupyterHub names all fit)."""
-    return type(value) is str and _IDENTITY.fullmatch(value) is not None
+    """Whether ``value`` can be a student identity: 1-64 letters (of any script, with their accents),
+    digits or ``_ . @ + -``, not starting with ``.``, ``-`` or an accent (nbgrader student ids, Unix user
+    names and JupyterHub names, ``josé.müller`` included, all fit). Nothing else: no space, markup,
+    path separator, control or format character."""
+    if type(value) is not str or not 1 <= len(value) <= 64:
+        return False
+    for index, char in enumerate(value):
+        kind = unicodedata.category(char)[0]
+        if kind in "LN" or char in (_IDENTITY_REST if index else _IDENTITY_FIRST) or (index and kind == "M"):
+            continue
+        return False
+    return True
 
 
 def _checked(value: str, where: str) -> str:

@@ -299,6 +299,15 @@ class JudgedExecute(Execute):
         self.variant_key = given or (variants.key_for(self.student, self.variant_secret)
                                      if self.variant_secret and variants.valid_identity(self.student) else "")
         self.kernel_env = self._identity_env()
+        if self.student and not variants.valid_identity(self.student) and any(
+                re.search(r"\bvariants\b", source) for source in trusted.setup):
+            # the kernel could not draw this student's inputs, nor the judge check against them: an honest
+            # notebook would score zero, so it is not graded, with the reason (nbgrader reports it)
+            from .escape import printable
+
+            raise ValueError(f"student id {printable(self.student)!r} cannot draw this assignment's variants (letters, "
+                             "digits or _ . @ + -, at most 64): not graded; rename the student")
+
         if km is not None:
             km.kernel_env = dict(self.kernel_env)
         self._ran_well: list[int] = []      # cells that ran without error: replayed after a restart

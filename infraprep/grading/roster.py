@@ -8,10 +8,10 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..assessment.variants import valid_identity
 from .escape import printable
 
 REQUIRED = ("id", "name", "email")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _MARKUP = set('<>"`&\\')
 _EMAIL = re.compile(r"^[^@\s,;<>\"`&]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
@@ -40,7 +40,8 @@ def read_roster(path: str | Path) -> list[Student]:
     """Students of a roster CSV with the columns ``id``, ``name`` and ``email`` (others are ignored).
 
     Raises :class:`RosterError` naming the line for a missing column, an empty or unusable id
-    (ids become folder names and nbgrader student ids: letters, digits, ``_ . -``), a duplicate id,
+    (ids become folder names, nbgrader student ids and variant identities: letters of any script,
+    digits, ``_ . -``, starting with a letter or a digit), a duplicate id,
     a bad email, or a row with the wrong number of fields.
     """
     path = Path(path)
@@ -63,7 +64,7 @@ def read_roster(path: str | Path) -> list[Student]:
             if len(row) != len(header):
                 raise RosterError(f"{path.name} line {line}: {len(row)} fields, the header has {len(header)}")
             sid, name, email = (row[where[col]].strip() for col in REQUIRED)
-            if not _ID.match(sid) or "+" in sid:
+            if not valid_identity(sid) or not sid[0].isalnum() or "+" in sid or "@" in sid:
                 raise RosterError(f"{path.name} line {line}: bad student id {sid!r} "
                                   "(letters, digits, '_', '.', '-'; at most 64)")
             if sid in first_seen:
