@@ -215,7 +215,8 @@ def student_submit(exchange: Path, course_id: str, student: str, assignment: str
                    when: str | None = None) -> Path:
     """Play a student: fetch ``assignment`` from the exchange into ``home``, put ``nb`` (a notebook,
     or raw text/bytes) in place of the released notebook, and submit it with nbgrader's exchange.
-    ``when`` (e.g. ``"2026-01-15 10:00:00 UTC"``) replaces the submission's time stamp in the exchange.
+    ``when`` (e.g. ``"2026-01-15 10:00:00 UTC"``) is the submission's time (its entry's name and
+    timestamp.txt; collect takes it only with a ``SafeCollect.clock_slack`` reaching back that far).
     Returns the submission's folder in the exchange's inbound."""
     from infraprep.grading.simulate import submit_as_student
 

@@ -36,7 +36,9 @@ def submit_as_student(exchange: Path, course_id: str, student: str, assignment: 
                       when: str | None = None) -> Path:
     """Fetch ``assignment`` into ``home`` with nbgrader's exchange, replace its notebook by ``nb``
     (a notebook, or raw text/bytes for a broken file) and submit it. ``when`` (``"2026-01-15 10:00:00 UTC"``)
-    replaces the submission's time stamp. Returns the submission's folder in the exchange."""
+    is the submission's time, in its entry's name and timestamp.txt as if it had been submitted then
+    (the course's collect, whose clock says now, takes it only with a ``SafeCollect.clock_slack`` that
+    reaches back that far). Returns the submission's folder in the exchange."""
     import nbformat
     from nbgrader.auth import Authenticator
     from nbgrader.coursedir import CourseDirectory
@@ -65,13 +67,15 @@ def submit_as_student(exchange: Path, course_id: str, student: str, assignment: 
             path.write_bytes(nb.encode() if isinstance(nb, str) else nb)
         else:
             nbformat.write(nb, str(path))
-        submitter = ExchangeSubmit(coursedir=coursedir, authenticator=auth, config=cfg)
+        class SubmitAt(ExchangeSubmit):  # the submission's time is ``when``: its entry's name and timestamp.txt
+            def set_timestamp(self):
+                super().set_timestamp()
+                if when is not None:
+                    self.timestamp = when
+
+        submitter = SubmitAt(coursedir=coursedir, authenticator=auth, config=cfg)
         submitter.start()
         inbound = Path(submitter.inbound_path) / submitter.assignment_filename
-        if when is not None:
-            stamp = inbound / "timestamp.txt"
-            stamp.chmod(0o644)
-            stamp.write_text(when)
     finally:
         os.chdir(cwd)
     return inbound
