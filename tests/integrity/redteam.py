@@ -61,27 +61,6 @@ KNOWN_HOLES = {
     "raw control characters written to the kernel's inherited stdout and stderr":
         "sandbox.SandboxedKernelManager._async_launch_kernel: the kernel inherits the grader's stdout and "
         "stderr (nbgrader autograde; ipykernel keeps a copy of the original descriptors)",
-    "the submission folder is a link to a classmate's":
-        "coordinator.Course.submitted / Coordinator._sanitize (and nbgrader's own glob): a submission "
-        "folder that is a link is followed; only the notebook file is checked for being a link",
-    "the submission folder is a link to the instructor's source":
-        "as above: the instructor's solutions are graded as the student's",
-    "timestamp.txt is a link to a named pipe":
-        "nbgrader's CourseDirectory.get_existing_timestamp (coordinator._init_submission, _done; "
-        "Autograde.init_assignment) opens timestamp.txt through the link: a pipe blocks the grader",
-    "timestamp.txt is a link to a file with an early date":
-        "as above: the linked file's date becomes the submission time",
-    "timestamp.txt is a named pipe":
-        "as above, without a link: the grader opens the pipe and waits",
-    "an honest notebook of a student whose id the variants cannot use":
-        "judge.JudgedExecute._identity_env gives the kernel no identity for an id variants.valid_identity refuses "
-        "(the kernel then draws for a random local one), _judge_one draws for 'unknown' and _check_variants "
-        "returns before comparing: honest answers score zero, with no flag",
-    "the working folder is on the grader's own disk":
-        "judge.JudgedExecute._scratch and forkserver.ForkServer.scratch: the kernel writes a folder on "
-        "the grader's file system with no size or inode limit (its /tmp is a 1 GiB tmpfs, its folder is not)",
-    "30,000 files in the working folder":
-        "as above (inodes of the grader's file system)",
 }
 
 
