@@ -49,18 +49,6 @@ except ImportError:  # imported as a top-level module (benchmarks/integrity.py)
 
 KNOWN_HOLES = {
     # name of the entry: where in the grader it gets through
-    "an error whose message is 30 MB":
-        "nbgrader.preprocessors.Execute.on_cell_executed (run by JudgedExecute): an error the byte cap dropped is "
-        "appended again from the execute reply, which no cap counts (a 57 MB autograded notebook)",
-    "a reply to the judge's fetch nested 100,000 deep":
-        "kernelcodec.parse_expression: json.loads' RecursionError is not caught (only ValueError), so the whole "
-        "notebook fails (execution failed) instead of the one answer",
-    "an execute_result whose execution count is a fraction":
-        "nbclient's output_from_msg validates the output and raises inside JudgedExecute.process_message: the "
-        "whole notebook fails (execution failed) for one malformed message",
-    "raw control characters written to the kernel's inherited stdout and stderr":
-        "sandbox.SandboxedKernelManager._async_launch_kernel: the kernel inherits the grader's stdout and "
-        "stderr (nbgrader autograde; ipykernel keeps a copy of the original descriptors)",
 }
 
 
@@ -321,14 +309,18 @@ q5 = "\n---\n".join(f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\n" for 
 '''
 
 DEEP_REPLY = r'''
-import builtins as _bi, re as _re
-_real_exec = _bi.exec
-def exec(source, g=None, l=None):
-    _real_exec(source, g, l)
-    if type(source) is str and type(g) is dict and "_fetch_many(__ns" in source and "'q2'" in source:
-        m = _re.search(r"'(@@infraprep-[0-9a-f]+@@)'", source)
-        g["__infraprep_result"] = m.group(1) + '{"t": "many", "v": [["q2", ' + '{"t": "list", "v": [' * 100_000 + \
-            ']}' * 100_000 + ']]}'
+import re as _re
+_shell = get_ipython()
+_real_user_expressions = _shell.user_expressions
+def _forged(expressions):                              # the kernel answers the judge's fetch of q2 itself
+    out = _real_user_expressions(expressions)
+    for key, source in expressions.items():
+        m = _re.search(r"(@@infraprep-[0-9a-f]+@@)", source)
+        if m and "_fetch_many" in source and "'q2'" in source:
+            deep = m.group(1) + '{"t": "many", "v": [["q2", ' + '{"t": "list", "v": [' * 100_000 + ']}' * 100_000 + ']]}'
+            out[key] = {"status": "ok", "data": {"text/plain": repr(deep)}, "metadata": {}}
+    return out
+_shell.user_expressions = _forged
 '''
 
 # class 9: links --------------------------------------------------------------------------------
