@@ -295,10 +295,6 @@ class JudgedExecute(Execute):
         self.assignment = str(info.get("assignment") or "")
         from infraprep.assessment import variants
 
-        given = (resources.get("infraprep") or {}).get("variant_key")  # a learner's own check: their round's key
-        self.variant_key = given or (variants.key_for(self.student, self.variant_secret)
-                                     if self.variant_secret and variants.valid_identity(self.student) else "")
-        self.kernel_env = self._identity_env()
         if self.student and not variants.valid_identity(self.student) and any(
                 re.search(r"\bvariants\b", source) for source in trusted.setup):
             # the kernel could not draw this student's inputs, nor the judge check against them: an honest
@@ -308,6 +304,10 @@ class JudgedExecute(Execute):
             raise ValueError(f"student id {printable(self.student)!r} cannot draw this assignment's variants (letters, "
                              "digits or _ . @ + -, at most 64): not graded; rename the student")
 
+        given = (resources.get("infraprep") or {}).get("variant_key")  # a learner's own check: their round's key
+        self.variant_key = given or (variants.key_for(self.student, self.variant_secret)
+                                     if self.variant_secret and variants.valid_identity(self.student) else "")
+        self.kernel_env = self._identity_env()
         if km is not None:
             km.kernel_env = dict(self.kernel_env)
         self._ran_well: list[int] = []      # cells that ran without error: replayed after a restart
