@@ -16,6 +16,29 @@ LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
+# $(call deps,PACKAGE:PROBE ...,WHAT FOR[,required]): the Debian packages whose probe fails are installed
+# with one apt-get run as root; otherwise a missing one is an error under CI (or when required), else a
+# warning naming the command to run. A probe is a path (executable), a command, or initdb/ensurepip.
+define deps
+@missing=""; for pair in $(1); do pkg=$${pair%%:*}; probe=$${pair#*:}; \
+  case $$probe in \
+    /*) [ -x "$$probe" ] ;; \
+    initdb) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null ;; \
+    ensurepip) [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null ;; \
+    *) command -v "$$probe" >/dev/null ;; \
+  esac || missing="$$missing $$pkg"; done; \
+if [ -z "$$missing" ]; then :; \
+elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+  echo "installing Debian's$$missing $(2)"; \
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+    || { echo "error: could not install$$missing with apt-get ($(2))" >&2; exit 1; }; \
+elif [ "$$CI" = true ] || [ "$(3)" = required ]; then \
+  echo "error:$$missing missing ($(2)) and not installable here (not root or no apt-get): sudo apt-get install$$missing" >&2; exit 1; \
+else \
+  echo "warning:$$missing missing ($(2)): sudo apt-get install$$missing" >&2; \
+fi
+endef
+
 .PHONY: help setup lab instructor-mode student-mode test test-core lint test-unit test-notebooks test-browser browser-deps sandbox-deps system-deps system-packages screenshots postgres-deps release landing bench bench-autograde cohort-demo clean
 
 help:
@@ -116,45 +139,16 @@ test-browser: setup browser-deps
 
 # Playwright may not download its own browsers here: the tests use Debian's chromium package.
 browser-deps:
-	@if [ -x "$(CHROMIUM)" ]; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
-	    && [ -x "$(CHROMIUM)" ] || { echo "error: could not install chromium with apt-get" >&2; exit 1; }; \
-	elif [ "$$CI" = true ]; then \
-	  echo "error: $(CHROMIUM) is missing and cannot be installed (not root or no apt-get); the browser tests need it" >&2; exit 1; \
-	else \
-	  echo "warning: $(CHROMIUM) is missing; install it with: sudo apt-get install chromium (the browser tests will fail without it)" >&2; \
-	fi
+	$(call deps,chromium:$(CHROMIUM),for the browser tests)
 
 # bubblewrap: student kernels run sandboxed while they are graded (infraprep/grading/sandbox.py).
 sandbox-deps:
-	@if command -v bwrap >/dev/null; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing Debian's bubblewrap to sandbox student code during grading"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null \
-	    || { echo "error: could not install bubblewrap with apt-get" >&2; exit 1; }; \
-	elif [ "$$CI" = true ]; then \
-	  echo "error: bubblewrap (bwrap) is missing and cannot be installed; grading would run unsandboxed" >&2; exit 1; \
-	else \
-	  echo "warning: bubblewrap is missing: grading runs student code UNSANDBOXED (sudo apt-get install bubblewrap)" >&2; \
-	fi
+	$(call deps,bubblewrap:bwrap,to sandbox student code while it is graded: without it grading runs it UNSANDBOXED)
 
 # Every Debian package the tests need, installed with one apt-get run (then each *-deps target finds its own).
 SYSTEM_PACKAGES := chromium:$(CHROMIUM) bubblewrap:bwrap postgresql:initdb python3-venv:ensurepip nodejs:node npm:npm passwd:useradd
 system-packages:
-	@missing=""; for pair in $(SYSTEM_PACKAGES); do pkg=$${pair%%:*}; probe=$${pair#*:}; \
-	  case $$probe in \
-	    /*) [ -x "$$probe" ] ;; \
-	    initdb) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null ;; \
-	    ensurepip) [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null ;; \
-	    *) command -v "$$probe" >/dev/null ;; \
-	  esac || missing="$$missing $$pkg"; done; \
-	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing Debian's$$missing for the tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
-	    || echo "warning: apt-get could not install$$missing; the checks below say what is missing" >&2; \
-	fi
+	$(call deps,$(SYSTEM_PACKAGES),for the tests)
 
 system-deps: system-packages
 	@$(MAKE) --no-print-directory browser-deps sandbox-deps postgres-deps
@@ -168,14 +162,7 @@ screenshots: test-browser
 
 # PostgreSQL, for the cohort round trip against a throwaway server (tests/test_grading_cohort.py).
 postgres-deps:
-	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing Debian's postgresql for the PostgreSQL gradebook tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null \
-	    || { echo "error: could not install postgresql with apt-get" >&2; exit 1; }; \
-	else \
-	  echo "error: PostgreSQL is missing; install it with: sudo apt-get install postgresql" >&2; exit 1; \
-	fi
+	$(call deps,postgresql:initdb,for the PostgreSQL gradebook tests,required)
 
 include deploy/hub.mk
 

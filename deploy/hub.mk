@@ -14,21 +14,7 @@ COHORT ?=
 # Debian's python3-venv (the hub's environment is made from /usr/bin/python3, readable by every user)
 # and npm (configurable-http-proxy comes from the npm registry).
 hub-deps:
-	@missing=""; \
-	[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
-	command -v npm >/dev/null || missing="$$missing npm"; \
-	command -v node >/dev/null || missing="$$missing nodejs"; \
-	command -v useradd >/dev/null || missing="$$missing passwd"; \
-	if [ -z "$$missing" ]; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing Debian's$$missing for the hub"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
-	    || { echo "error: could not install$$missing with apt-get" >&2; exit 1; }; \
-	elif [ "$$CI" = true ]; then \
-	  echo "error: the hub needs$$missing and cannot install it (not root or no apt-get)" >&2; exit 1; \
-	else \
-	  echo "warning: the hub needs$$missing: sudo apt-get install$$missing" >&2; \
-	fi
+	$(call deps,python3-venv:ensurepip npm:npm nodejs:node passwd:useradd,for the hub)
 
 hub: setup hub-deps
 	@[ -n "$(COHORT)" ] || { echo "usage: make hub ROSTER=roster.csv COHORT=NAME [HUB_DB=URL] [HUB_PORT=8000]" >&2; exit 2; }
