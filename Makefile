@@ -112,8 +112,8 @@ instructor-mode: setup
 	@$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.course_list >/dev/null
 	@echo "nbgrader: instructor tools on (formgrader, create assignment, course list)"
 
-# The hub and browser tests mostly wait (installs, servers starting, a browser rendering), so they run
-# beside the CPU-bound unit and notebook suites (measured: the browser suite took 3 CPU-minutes of its 7).
+# The hub and browser suites mostly wait (installs, servers starting, a browser rendering), so they run
+# beside the CPU-bound unit and notebook suites.
 test: setup system-deps hub-deps
 	$(MAKE) --no-print-directory -j3 --output-sync=target test-core test-hub test-browser
 
