@@ -365,10 +365,12 @@ for cell in nb.cells:
     if cell.cell_type == "code" and meta.get("locked") and not meta.get("grade"):
         exec(cell.source, ns)
 row = ns["datasheets"].set_index("gpu")
-q4 = float(row.loc[ns["q4_gpu"], "bf16_dense_tflops"] / row.loc[ns["q4_gpu"], "bandwidth_tb_s"])
-q5 = float(min(row.loc[ns["q5_gpu"], "bf16_dense_tflops"], ns["q5_intensity"] * row.loc[ns["q5_gpu"], "bandwidth_tb_s"]))
+q4 = float(row.loc[ns["q4_gpu"], "bf16_dense_tflops"] * ns["q4_cap_percent"] / 100 / row.loc[ns["q4_gpu"], "bandwidth_tb_s"])
+q5 = [float(min(row.loc[ns["q5_gpu"], "bf16_dense_tflops"], i * row.loc[ns["q5_gpu"], "bandwidth_tb_s"]))
+      for i in (ns["q5_intensity_a"], ns["q5_intensity_b"])]
 print("@@" + json.dumps({{"key": os.environ.get("INFRAPREP_VARIANT_KEY", ""), "q4_gpu": ns["q4_gpu"],
-                         "q5_gpu": ns["q5_gpu"], "q5_intensity": int(ns["q5_intensity"]),
+                         "q4_cap_percent": int(ns["q4_cap_percent"]), "q5_gpu": ns["q5_gpu"],
+                         "q5_intensities": [int(ns["q5_intensity_a"]), int(ns["q5_intensity_b"])],
                          "q1_options": list(ns["q1_mc"].options), "q4": q4, "q5": q5}}))
 """
 
@@ -583,8 +585,9 @@ def test_a_cohort_on_a_real_jupyterhub(hub):
     assert shown["key"] == variants.key_for(student, secret) != variants.key_for(student)
     truth = variant_truth(b.SOURCE / VARIANT_LESSON / f"{VARIANT_LESSON}.ipynb", VARIANT_LESSON, student, secret,
                           {"q1", "q4", "q5"})
-    assert shown["q4_gpu"] == truth["q4"]["inputs"]["q4_gpu"]
-    assert [shown["q5_gpu"], shown["q5_intensity"]] == [truth["q5"]["inputs"]["q5_gpu"], truth["q5"]["inputs"]["q5_intensity"]]
+    assert [shown["q4_gpu"], shown["q4_cap_percent"]] == [truth["q4"]["inputs"][k] for k in ("q4_gpu", "q4_cap_percent")]
+    assert [shown["q5_gpu"], *shown["q5_intensities"]] == [truth["q5"]["inputs"][k]
+                                                          for k in ("q5_gpu", "q5_intensity_a", "q5_intensity_b")]
     assert shown["q1_options"] == truth["q1"]["options"]
     nb = b.submission(VARIANT_LESSON, replace={"q4": f"q4 = {shown['q4']!r}", "q5": f"q5 = {shown['q5']!r}"})
     path = f"/api/contents/{COURSE_ID}/{VARIANT_LESSON}/{VARIANT_LESSON}.ipynb"
