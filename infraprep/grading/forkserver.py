@@ -22,7 +22,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -93,7 +92,7 @@ class ForkServer:
         from . import sandbox
 
         self.close()
-        self.root = tempfile.mkdtemp(prefix="infraprep-zygote-")
+        self.root = sandbox.new_folder("infraprep-zygote-")
         os.chmod(self.root, 0o711)  # the sandbox's account passes through to its two folders, no more
         self.work = os.path.join(self.root, "work")
         self.shared = os.path.join(self.root, "shared")

@@ -43,7 +43,6 @@ import re
 import secrets
 import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -351,7 +350,9 @@ class JudgedExecute(Execute):
     def _scratch(folder: str | None) -> str:
         """A fresh folder for the kernel with a copy of the regular files of ``folder`` (no links, no
         notebooks, no hidden files): the kernel never writes where the grader keeps anything."""
-        scratch = tempfile.mkdtemp(prefix="infraprep-nb-")
+        from .sandbox import new_folder
+
+        scratch = new_folder("infraprep-nb-")
         if not folder or not os.path.isdir(folder):
             return scratch
         for root, dirs, files in os.walk(folder):

@@ -81,12 +81,27 @@ def sandbox_account() -> tuple[int, int] | None:
     raise RuntimeError("no free uid for the sandbox's account (set INFRAPREP_SANDBOX_UID)")
 
 
+_MADE: set[str] = set()  # folders this process made for kernels (real paths)
+
+
+def new_folder(prefix: str) -> str:
+    """A fresh private folder in the temporary directory, made for a kernel: only such folders (and
+    what is inside them) are ever handed to the sandbox's account."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    _MADE.add(os.path.realpath(folder))
+    return folder
+
+
+def entrust(folder: str | os.PathLike) -> None:
+    """Mark a folder the caller made for a kernel (a test's, say) as the kernel's to write."""
+    _MADE.add(os.path.realpath(folder))
+
+
 def made_for_the_sandbox(path: str | os.PathLike) -> bool:
-    """True for a folder or file inside the temporary directory (where the grader makes the kernel's
-    folders): never the temporary directory itself, never the instructor's course or anything else."""
-    temp = os.path.realpath(tempfile.gettempdir())
+    """True for a folder made with :func:`new_folder` or :func:`entrust`, or anything inside one; never
+    for the instructor's course, the grader's own files or any other folder, wherever they are."""
     real = os.path.realpath(path)
-    return real != temp and os.path.commonpath([real, temp]) == temp
+    return any(real == made or real.startswith(made + os.sep) for made in _MADE)
 
 
 def hand_over(path: str | os.PathLike, recursive: bool = False) -> None:
@@ -127,7 +142,7 @@ def available() -> bool:
     """True when bubblewrap exists and the sandbox starts, exactly as the kernels' sandboxes do."""
     if not os.path.exists(BWRAP):
         return False
-    work, shared = tempfile.mkdtemp(prefix="infraprep-probe-"), tempfile.mkdtemp(prefix="infraprep-probe-")
+    work, shared = new_folder("infraprep-probe-"), new_folder("infraprep-probe-")
     stage = None
     try:
         prefix, stage = bwrap_prefix(work, shared)
@@ -232,8 +247,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         """``scratch=True``: the kernel works in a fresh private folder (``self.scratch``) instead of
         the folder it is started in, for kernels started before their notebook is known."""
         super().__init__(**kwargs)
-        self.scratch = tempfile.mkdtemp(prefix="infraprep-scratch-") if scratch else None
-        self._shared = tempfile.mkdtemp(prefix="infraprep-kernel-")
+        self.scratch = new_folder("infraprep-scratch-") if scratch else None
+        self._shared = new_folder("infraprep-kernel-")
         os.chmod(self._shared, 0o700)
         self.transport = "ipc"
         self.connection_file = os.path.join(self._shared, "kernel.json")
@@ -247,7 +262,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         if not made_for_the_sandbox(workdir):
             # started in a folder the grader did not make (the instructor's, say): the kernel works in a
             # fresh folder of its own instead, so nothing outside it becomes writable to student code
-            self.scratch = workdir = tempfile.mkdtemp(prefix="infraprep-scratch-")
+            self.scratch = workdir = new_folder("infraprep-scratch-")
         if self.scratch:
             kw["cwd"] = self.scratch
         if self._confinement is None:

@@ -183,6 +183,8 @@ def test_a_kernel_started_on_its_own_gets_the_same_isolation(tmp_path):
         work, shared = tmp_path / f"{tag}-work", tmp_path / f"{tag}-shared"
         work.mkdir()
         shared.mkdir()
+        sandbox.entrust(work)
+        sandbox.entrust(shared)
         prefix, stage = sandbox.bwrap_prefix(str(work), str(shared))
         done = subprocess.run(prefix + sandbox.isolation_shim(str(work), str(shared)) + [sys.executable, "-c", code],
                               capture_output=True, text=True, timeout=180)
@@ -203,6 +205,8 @@ def test_a_root_grader_runs_the_sandbox_as_an_unprivileged_account(tmp_path):
     work, shared = tmp_path / "work", tmp_path / "shared"
     work.mkdir()
     shared.mkdir()
+    sandbox.entrust(work)
+    sandbox.entrust(shared)
     prefix, _ = sandbox.bwrap_prefix(str(work), str(shared))
     # the working folder is a tmpfs of the sandbox's own (nothing written there reaches the host); the
     # shared folder (the kernel's IPC sockets) is the host's

@@ -379,6 +379,8 @@ def test_no_bound_path_can_be_changed_from_a_sandbox_of_its_own(tmp_path):
     work, shared = tmp_path / "work", tmp_path / "shared"
     work.mkdir()
     shared.mkdir()
+    sandbox.entrust(work)
+    sandbox.entrust(shared)
     before = _host_state(_bound_sources())
     prefix, stage = sandbox.bwrap_prefix(str(work), str(shared), 4 * 1024**3)
     try:

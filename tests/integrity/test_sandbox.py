@@ -138,6 +138,8 @@ def _sandboxed(tmp_path, code: str, confinement=None, timeout: float = 60) -> st
     work, shared = tmp_path / "work", tmp_path / "shared"
     work.mkdir()
     shared.mkdir()
+    sandbox.entrust(work)
+    sandbox.entrust(shared)
     prefix, _ = sandbox.bwrap_prefix(str(work), str(shared), 4 * 1024**3, confinement)
     done = subprocess.run(prefix + sandbox.isolation_shim(str(work), str(shared)) + [sys.executable, "-c", code],
                           capture_output=True, text=True, timeout=timeout)
@@ -215,6 +217,8 @@ def test_memory_is_limited(tmp_path):
     work, shared = tmp_path / "work", tmp_path / "shared"
     work.mkdir()
     shared.mkdir()
+    sandbox.entrust(work)
+    sandbox.entrust(shared)
     try:
         prefix, _ = sandbox.bwrap_prefix(str(work), str(shared), 2 * 1024**3, confinement)
         done = subprocess.run(prefix + sandbox.isolation_shim(str(work), str(shared)) + [sys.executable, "-c", MEMORY],
@@ -231,10 +235,13 @@ def test_memory_is_limited(tmp_path):
 
 def test_only_folders_the_grader_made_go_to_the_sandbox_account(tmp_path):
     course = b.ROOT  # the instructor's course: never the kernel's to write, whoever starts a kernel where
-    assert sandbox.made_for_the_sandbox(tmp_path / "nb-1") and not sandbox.made_for_the_sandbox(course)
     import tempfile
 
-    assert not sandbox.made_for_the_sandbox(tempfile.gettempdir())
+    made = sandbox.new_folder("infraprep-test-")
+    assert sandbox.made_for_the_sandbox(made) and sandbox.made_for_the_sandbox(os.path.join(made, "nb-1"))
+    assert not sandbox.made_for_the_sandbox(course) and not sandbox.made_for_the_sandbox(tmp_path)
+    assert not sandbox.made_for_the_sandbox(tempfile.gettempdir()) and not sandbox.made_for_the_sandbox(made + "-x")
+    os.rmdir(made)
     if sandbox.sandbox_account() is not None:  # a root grader: the one that hands folders over
         owner = os.stat(course / "README.md").st_uid
         with pytest.raises(RuntimeError, match="refusing to give"):
