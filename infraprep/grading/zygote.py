@@ -146,14 +146,21 @@ def isolate(writable: Iterable[str], new_pid: bool = True, workdir: str | None =
         bounded_workdir(os.path.realpath(workdir), keep_files_view)
     keep = {os.path.realpath(p) for p in writable}
     fresh = [folder for folder in ("/tmp", "/dev/shm") if os.path.isdir(folder)]
-    # folders to keep that live under a folder made fresh: hold them aside, then put them back inside
+    # what lives under a folder made fresh - folders to keep writable, and the sandbox's own binds (the
+    # grader's Python when the course sits under /tmp, say): hold each aside, then put it back inside;
+    # a bind put back is made read-only again below, with every other mount but ``keep``
+    def under_fresh(path: str) -> bool:
+        return any(path.startswith(top + "/") for top in fresh)
+
+    candidates = {folder for folder in keep if under_fresh(folder)}
+    candidates |= {point for point, _ in _mounts() if under_fresh(point)}
+    outermost = sorted(c for c in candidates if not any(c.startswith(o + "/") for o in candidates if o != c))
     held = []
-    for index, folder in enumerate(sorted(keep)):
-        if any(folder.startswith(top + "/") for top in fresh):
-            hold = f"/.infraprep-keep-{index}"
-            os.mkdir(hold, 0o700)
-            _mount(folder, hold, None, MS_BIND | MS_REC)
-            held.append((folder, hold))
+    for index, folder in enumerate(outermost):
+        hold = f"/.infraprep-keep-{index}"
+        os.mkdir(hold, 0o700)
+        _mount(folder, hold, None, MS_BIND | MS_REC)
+        held.append((folder, hold))
     for folder in fresh:
         _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, TMPFS_SIZE)
     for folder, hold in held:
