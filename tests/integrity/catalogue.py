@@ -805,7 +805,10 @@ CHEATS = [
            # the learner's functions are all called after the last cell, in the kernel the patch lives
            # in: q13's honest function gets the patched arguments too (a student can only lower their own score)
            maybe=("q13",)),
-    _cheat("patch builtins.type so a lying object is sent as text", PATCHED, {"q1": LYING_TYPE}, ("q1",)),
+    # every type() call is then the notebook's Python code, which the delegation guard watches: the coding
+    # tasks' calls may run out of time on a busy machine (a cost of the cheat, never a gain)
+    _cheat("patch builtins.type so a lying object is sent as text", PATCHED, {"q1": LYING_TYPE}, ("q1",),
+           maybe=("q13", "q14")),
     _cheat("silence the kernel's error messages and stderr", "hiding errors", {
         "q8": "import io, sys\n_ip = get_ipython()\n_ip._showtraceback = lambda *a, **k: None\n_ip.showtraceback = lambda *a, **k: None\nsys.stderr = io.StringIO()\nq8 = 'soon'"}, ("q8",)),
     _cheat("monkeypatch nbformat and IPython display in the kernel", PATCHED, {

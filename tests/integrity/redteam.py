@@ -906,8 +906,9 @@ def entries(cat) -> list:
 
     # 8. the grader's own work is bounded -------------------------------------------------------
     k = "8 the grader's own work is bounded"
+    # the course's bounded YAML loader refuses the bomb (or a limit stops it): either way it costs q5 only
     add(k, "a YAML manifest whose aliases expand a hundred billion times", C, k, R({"q5": yaml_bomb()}),
-        zero=("q5",), lesson=RT, flags=(("grading limit|timeout", "q5_tests"),), stock=True)
+        zero=("q5",), lesson=RT, stock=True)
     add(k, "every call of the function just under the per-call limit", B, k, R({"q3": SLOW_CALLS}),
         zero=("q3",), lesson=RT, flags=(("timeout", "q3_tests"),), stock=True)
     add(k, "answers of 200,000 numbers 17 levels deep and 6,000 YAML documents", B, k, R({"q1": HUGE_ANSWERS, "q5": "pass"}),
