@@ -39,7 +39,7 @@ else \
 fi
 endef
 
-.PHONY: help setup lab instructor-mode student-mode test test-core lint test-unit test-notebooks test-browser browser-deps sandbox-deps system-deps system-packages screenshots postgres-deps release landing bench bench-autograde cohort-demo clean
+.PHONY: help setup lab instructor-mode student-mode test test-core lint test-unit test-notebooks test-browser browser-deps sandbox-deps system-deps system-packages screenshots postgres-deps release landing bench bench-autograde bench-decode bench-watch cohort-demo clean
 
 help:
 	@echo "For a learner"
@@ -63,6 +63,7 @@ help:
 	@echo "Benchmarks (benchmarks/)"
 	@echo "  make bench            time every notebook"
 	@echo "  make bench-autograde  stock nbgrader autograde against infraprep autograde on a synthetic cohort"
+	@echo "  make bench-decode    how decode step time grows with the batch on this machine (lesson 8)"
 	@echo "  make bench-watch      submit-to-feedback latency of grading on submit, on a real hub (as root)"
 	@echo "Set-up pieces (make test runs them; as root they apt-get what is missing)"
 	@echo "  make system-deps      chromium, bubblewrap, PostgreSQL, Node.js for the tests"
@@ -178,6 +179,12 @@ bench: setup
 
 bench-autograde: setup
 	$(BIN)/python benchmarks/autograde.py
+
+bench-decode: setup
+	$(BIN)/python benchmarks/decode_curve.py
+
+bench-watch: setup
+	$(BIN)/python benchmarks/watch_latency.py
 
 cohort-demo: setup
 	$(BIN)/python -m infraprep.grading.demo
