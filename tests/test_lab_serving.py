@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 
 import numpy as np
 import pytest
@@ -19,10 +18,7 @@ EXACT = s.ModelConfig(vocab=97, d_model=48, layers=2, heads=6, kv_heads=2, ffn=9
 
 @pytest.fixture(scope="module")
 def lab():
-    start = time.perf_counter()
-    result = s.run(quick=True)
-    result.seconds = time.perf_counter() - start
-    return result
+    return s.run(quick=True)
 
 
 # ---------------------------------------------------------------- the model and its KV cache
@@ -232,10 +228,6 @@ def test_schedulers_refuse_a_cache_too_small_for_the_trace():
 
 
 # ---------------------------------------------------------------- what the lab measures on this machine
-
-def test_quick_lab_runs_in_seconds(lab):
-    assert lab.seconds < 8
-
 
 def test_continuous_batching_beats_static_on_throughput_and_p99_ttft(lab):
     c, st = lab.continuous.summary(), lab.static.summary()
