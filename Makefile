@@ -63,7 +63,7 @@ help:
 	@echo "Benchmarks (benchmarks/)"
 	@echo "  make bench            time every notebook"
 	@echo "  make bench-autograde  stock nbgrader autograde against infraprep autograde on a synthetic cohort"
-	@echo "  make bench-decode    how decode step time grows with the batch on this machine (lesson 8)"
+	@echo "  make bench-decode     how decode step time grows with the batch on this machine (lesson 8)"
 	@echo "  make bench-watch      submit-to-feedback latency of grading on submit, on a real hub (as root)"
 	@echo "Set-up pieces (make test runs them; as root they apt-get what is missing)"
 	@echo "  make system-deps      chromium, bubblewrap, PostgreSQL, Node.js for the tests"

@@ -24,11 +24,7 @@ def refs():
     return tables.references(LESSON)
 
 
-def test_references_are_complete(refs):
-    assert list(refs.columns) == ["key", "title", "publisher", "url", "accessed"]
-    assert refs["key"].is_unique
-    assert refs["url"].str.startswith("http").all()
-    assert pd.to_datetime(refs["accessed"], format="%Y-%m-%d").notna().all()
+def test_the_lesson_cites_the_sources_it_names(refs):
     # the papers the issue names are all there
     for key in ("vllm-paper", "orca", "distserve", "splitwise", "leviathan", "stas-inference", "scaling-book-inference"):
         assert key in set(refs["key"])

