@@ -264,9 +264,9 @@ def in_network_allreduce_time_s(message_bytes: float, bandwidth_bytes_s: float, 
 
     Each GPU sends its S bytes up the tree once and receives the reduced S bytes once, instead of the
     ring's 2(n−1)/n · S each way, so large messages go up to 2(n−1)/n ≈ 2× faster, and the latency
-    term does not grow with n. (Switch resources limit concurrent aggregation flows: NVIDIA's
-    switches allow two, which is why SHARP needs a rail-aligned fabric.) Sources: NVIDIA SHARP
-    documentation; NCCL 2.18 release notes (NVLS, NVLSTree).
+    term does not grow with n. (Switches run few reductions at once: one active streaming tree a
+    switch on Quantum HDR, one a port on Quantum-2, so jobs are kept to their rails.) Sources: NVIDIA
+    SHARP documentation; NCCL 2.18 release notes (NVLS, NVLSTree).
     """
     return communication.transfer_time_s(positive("message_bytes", message_bytes), bandwidth_bytes_s, latency_s)
 
