@@ -231,7 +231,7 @@ def test_neocloud_prices_are_dated_and_per_gpu_sensible():
     assert neo["price_date"].str.fullmatch(r"\d{4}-\d{2}(-\d{2})?").all()
     per_gpu = (neo["usd_per_hour"] / neo["gpus"]).round(4)
     rows = dict(zip(neo["provider"] + " " + neo["gpu_model"], per_gpu))
-    assert rows["Lambda H100 80GB"] == pytest.approx(2.99)      # $23.92 for 8 GPUs
+    assert rows["Lambda H100 80GB"] == pytest.approx(3.99)      # $31.92 for 8 GPUs
     assert rows["Nebius H100 80GB"] == pytest.approx(2.95)      # $23.60 for 8
     assert rows["CoreWeave H100 80GB"] == pytest.approx(6.155)  # $49.24 for 8
     assert rows["CoreWeave GB200 186GB"] == pytest.approx(10.5)  # $42 for a 4-GPU tray
