@@ -128,7 +128,7 @@ lint: setup
 # One more pytest worker than cores: the grading tests spend much of their time waiting on the
 # subprocesses they start; work stealing keeps a worker from idling at the end while another has a queue.
 test-unit: setup
-	$(BIN)/python -m pytest -n $(UNIT_WORKERS) --dist worksteal --doctest-modules tests infraprep --ignore=tests/browser --ignore=tests/hub
+	$(BIN)/python -m pytest -n $(UNIT_WORKERS) --dist worksteal --durations=30 --doctest-modules tests infraprep --ignore=tests/browser --ignore=tests/hub
 
 test-notebooks: setup
 	INFRAPREP_HOME=$$(mktemp -d) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --nbval-lax -p no:cacheprovider notebooks source
@@ -177,14 +177,12 @@ landing: setup
 bench: setup
 	$(BIN)/python benchmarks/notebooks.py
 
-bench-autograde: setup
+bench-autograde: setup sandbox-deps
 	$(BIN)/python benchmarks/autograde.py
 
 bench-decode: setup
 	$(BIN)/python benchmarks/decode_curve.py
 
-bench-watch: setup
-	$(BIN)/python benchmarks/watch_latency.py
 
 cohort-demo: setup
 	$(BIN)/python -m infraprep.grading.demo

@@ -51,6 +51,12 @@ def main() -> int:
     parser.add_argument("--lessons", nargs="*", help="default: every released lesson with a source")
     parser.add_argument("--keep", type=Path, help="build the courses here and keep them")
     args = parser.parse_args()
+    from infraprep.grading import forkserver
+
+    if not forkserver.available():  # the unsandboxed fallback is not what the course grades with
+        print("error: bubblewrap (bwrap) is missing, so infraprep would grade unsandboxed and the ratio would "
+              "not be the course's; install it with `make sandbox-deps` (as root)", file=sys.stderr)
+        return 2
 
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="infraprep-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -103,10 +109,7 @@ def main() -> int:
     print(f"scores: {compared - disagree}/{compared} honest submissions identical; "
           f"not-JSON files: stock errors, infraprep reports them and scores zero ({'yes' if zeroed else 'NO'})")
     print(f"stock nbgrader autograde: {total} notebooks in {stock_s:.1f} s = {total / stock_s:.2f} notebooks/s")
-    from infraprep.grading import forkserver
-
-    kernels = "a fork server per worker" if forkserver.available() else "a warm kernel pool per worker"
-    print(f"infraprep autograde ({args.workers} workers, {kernels}): {total} notebooks in {ours_s:.1f} s "
+    print(f"infraprep autograde ({args.workers} workers, a sandboxed fork server each): {total} notebooks in {ours_s:.1f} s "
           f"= {total / ours_s:.2f} notebooks/s")
     print(f"ratio: {stock_s / ours_s:.2f}x")
     if not args.keep:

@@ -31,7 +31,7 @@ import subprocess
 import threading
 import traceback
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import wait
 
 def _warm_code(modules: Iterable[str]) -> str:
@@ -264,54 +264,70 @@ class LocalExecutor:
         fastpaths.install()  # this runs in the coordinator: its nbgrader metadata checks, cheaper
         ctx = mp.get_context("spawn")
         workers = [_Worker(ctx, self.warm_modules) for _ in range(self.n)]
-        source = iter(payloads)
-        retry: deque = deque()
-        exhausted = False
         try:
-            while True:
-                for w in workers:
-                    while len(w.inflight) < self.depth and not exhausted:
-                        payload = retry.popleft() if retry else next(source, None)
-                        if payload is None:
-                            exhausted = True
-                            break
-                        w.conn.send(payload)
-                        w.inflight.append(payload)
-                busy = [w for w in workers if w.inflight]
-                if not busy:
-                    return
-                ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy])
-                for i, w in enumerate(workers):
-                    if not w.inflight:
-                        continue
-                    if w.conn in ready:
-                        try:
-                            result = w.conn.recv()
-                        except (EOFError, OSError):
-                            result = None
-                        if result is not None:
-                            w.inflight.popleft()
-                            yield result
-                            continue
-                    if w.proc.sentinel in ready or not w.proc.is_alive():
-                        w.proc.join(1)
-                        lost = w.inflight.popleft()
-                        retry.extend(w.inflight)
-                        exhausted = exhausted and not retry
-                        yield {"key": lost["key"], "ok": False, "kind": "kernel died",
-                               "message": f"the worker process running it died (exit code {w.proc.exitcode})"}
-                        workers[i] = _Worker(ctx, self.warm_modules)
+            yield from dispatch(workers, payloads, self.depth, lambda: _Worker(ctx, self.warm_modules))
         finally:
-            for w in workers:
+            stop_workers(workers)
+
+
+def dispatch(workers: list, payloads: Iterable[dict], depth: int, respawn: Callable[[], _Worker]) -> Iterator[dict]:
+    """Keep up to ``depth`` payloads queued on each of ``workers`` and yield their results as they come.
+
+    A worker that dies is replaced in the list by ``respawn()``: the payload it was running is
+    reported as ``kernel died`` and the ones queued behind it go to the next free worker. A worker
+    that has a payload in flight when the caller stops early is still in ``workers`` with a non-empty
+    ``inflight``; the caller decides what to do with it."""
+    source = iter(payloads)
+    retry: deque = deque()
+    exhausted = False
+    while True:
+        for w in workers:
+            while len(w.inflight) < depth and not exhausted:
+                payload = retry.popleft() if retry else next(source, None)
+                if payload is None:
+                    exhausted = True
+                    break
+                w.conn.send(payload)
+                w.inflight.append(payload)
+        busy = [w for w in workers if w.inflight]
+        if not busy:
+            return
+        ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy])
+        for i, w in enumerate(workers):
+            if not w.inflight:
+                continue
+            if w.conn in ready:
                 try:
-                    w.conn.send(None)
-                except (OSError, ValueError):
-                    pass
-            for w in workers:
-                w.proc.join(5)
-                if w.proc.is_alive():
-                    w.proc.terminate()
-                    w.proc.join(5)
+                    result = w.conn.recv()
+                except (EOFError, OSError):
+                    result = None
+                if result is not None:
+                    w.inflight.popleft()
+                    yield result
+                    continue
+            if w.proc.sentinel in ready or not w.proc.is_alive():
+                w.proc.join(1)
+                lost = w.inflight.popleft()
+                retry.extend(w.inflight)
+                exhausted = exhausted and not retry
+                yield {"key": lost["key"], "ok": False, "kind": "kernel died",
+                       "message": f"the worker process running it died (exit code {w.proc.exitcode})"}
+                workers[i] = respawn()
+
+
+def stop_workers(workers: Iterable[_Worker]) -> None:
+    """Ask each worker to finish, all at once, then wait for each (5 s, then terminate)."""
+    workers = list(workers)
+    for w in workers:
+        try:
+            w.conn.send(None)
+        except (OSError, ValueError):
+            pass
+    for w in workers:
+        w.proc.join(5)
+        if w.proc.is_alive():
+            w.proc.terminate()
+            w.proc.join(5)
 
 
 # ---------------------------------------------------------------- dask.distributed

@@ -19,13 +19,14 @@ import json
 import os
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterable
+
+from .limits import kill_group
 
 # What every kernel imports on start-up, plus what the lessons use: imported once, in the zygote.
 BASE_PRELOAD = (
@@ -189,15 +190,7 @@ class ForkServer:
                 self.start()
 
     def _kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                self.proc.kill()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
+        kill_group(self.proc)
 
     def close(self) -> None:
         proc, self.proc = self.proc, None
@@ -212,15 +205,7 @@ class ForkServer:
                     proc.wait(1.0)  # EOF on its control pipe: the zygote kills its children and exits
                 except subprocess.TimeoutExpired:
                     pass
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except OSError:
-                    proc.kill()
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    pass
+            kill_group(proc)
         if self._confinement is not None:
             try:
                 self._confinement.close()

@@ -33,6 +33,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .limits import kill_group
+
 MEMORY_BYTES = 3 * 1024**3
 _HEADER = struct.Struct("!Q")
 _PRELOAD = ("numpy", "pandas", "yaml", "infraprep.checking", "infraprep.tables", "infraprep.estimates",
@@ -482,15 +484,7 @@ class JudgeProcess:
         return list(verdict.get("differ") or []), list(verdict.get("shown") or [])
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                self.proc.kill()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
+        kill_group(self.proc)
         self.close()
 
     def close(self) -> None:

@@ -118,3 +118,18 @@ class Confinement:
                     break
                 except OSError:
                     time.sleep(0.02)
+
+
+def kill_group(proc) -> None:
+    """SIGKILL a ``subprocess.Popen`` started in its own session, with everything it started (or the
+    process alone if its group is gone), and reap it (5 s at most)."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        proc.kill()
+    try:
+        proc.wait(5)
+    except Exception:  # subprocess.TimeoutExpired: a process stuck in the kernel; nothing more to do
+        pass

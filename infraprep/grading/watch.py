@@ -42,15 +42,13 @@ import os
 import shutil
 import signal
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
 from pathlib import Path
 
 from .course import Course
 from .escape import printable
-from .executors import LocalExecutor, _Worker
+from .executors import LocalExecutor, _Worker, dispatch, stop_workers
 
 STATE_FILE = ".infraprep-watch.json"
 STATUS_FILE = ".infraprep-watch-status.json"
@@ -275,63 +273,16 @@ class KeptWorkers(LocalExecutor):
 
         fastpaths.install()
         workers = self.start()._workers
-        source = iter(payloads)
-        retry: deque = deque()
-        exhausted = False
         try:
-            while True:
-                for w in workers:
-                    while len(w.inflight) < self.depth and not exhausted:
-                        payload = retry.popleft() if retry else next(source, None)
-                        if payload is None:
-                            exhausted = True
-                            break
-                        w.conn.send(payload)
-                        w.inflight.append(payload)
-                busy = [w for w in workers if w.inflight]
-                if not busy:
-                    return
-                ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy])
-                for i, w in enumerate(workers):
-                    if not w.inflight:
-                        continue
-                    if w.conn in ready:
-                        try:
-                            result = w.conn.recv()
-                        except (EOFError, OSError):
-                            result = None
-                        if result is not None:
-                            w.inflight.popleft()
-                            yield result
-                            continue
-                    if w.proc.sentinel in ready or not w.proc.is_alive():
-                        w.proc.join(1)
-                        lost = w.inflight.popleft()
-                        retry.extend(w.inflight)
-                        exhausted = exhausted and not retry
-                        yield {"key": lost["key"], "ok": False, "kind": "kernel died",
-                               "message": f"the worker process running it died (exit code {w.proc.exitcode})"}
-                        workers[i] = _Worker(self._ctx, self.warm_modules)
+            yield from dispatch(workers, payloads, self.depth, lambda: _Worker(self._ctx, self.warm_modules))
         finally:
             for i, w in enumerate(workers):  # a batch left early: a worker still busy is not reused
                 if w.inflight:
-                    self._stop(w)
+                    stop_workers([w])
                     workers[i] = _Worker(self._ctx, self.warm_modules)
 
-    @staticmethod
-    def _stop(w) -> None:
-        try:
-            w.conn.send(None)
-        except (OSError, ValueError):
-            pass
-        w.proc.join(5)
-        if w.proc.is_alive():
-            w.proc.terminate()
-            w.proc.join(5)
-
     def close(self) -> None:
-        for w in self._workers:
-            self._stop(w)
+        stop_workers(self._workers)
         self._workers = []
 
 

@@ -11,13 +11,13 @@ fallback without a fork server), and no host file is the sandbox's to change.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 
 import pytest
 
 from infraprep.grading import forkserver, sandbox
+
+from .forkrun import last_json, run
 
 pytestmark = pytest.mark.skipif(not forkserver.available(), reason="the isolation tests need bubblewrap")
 
@@ -120,42 +120,13 @@ print("SEEN " + json.dumps(seen))
 """
 
 
-def _run(fs, code: str) -> str:
-    """Run ``code`` in a new kernel forked by ``fs`` (in a fresh folder), end it as a worker does."""
-    fs.ensure()
-
-    async def go():
-        km = fs.kernel_manager("python3")
-        await km.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"])
-        kc = km.client()
-        kc.start_channels()
-        out = []
-        try:
-            await kc.wait_for_ready(timeout=60)
-            await kc.execute_interactive(code, timeout=120, output_hook=lambda m: out.append(
-                m["content"].get("text", "") if m["msg_type"] == "stream" else
-                m["content"].get("evalue", "") if m["msg_type"] == "error" else ""))
-        finally:
-            kc.stop_channels()
-            fs.finish(km)
-        return "".join(out)
-
-    return asyncio.run(go())
-
-
-def _line(out: str, tag: str) -> dict:
-    lines = [line for line in out.splitlines() if line.startswith(tag + " ")]
-    assert lines, f"the notebook did not report ({out[-1500:]})"
-    return json.loads(lines[-1][len(tag) + 1:])
-
-
 def test_nothing_one_notebook_leaves_reaches_the_next_on_one_fork_server():
     fs = forkserver.ForkServer().start()
     try:
         started = fs.started
-        wrote = _line(_run(fs, WRITER), "WROTE")
+        wrote = last_json(run(fs, WRITER), "WROTE")
         assert not fs._dirty, f"the zygote had to be replaced: {fs.last_problems}"
-        seen = _line(_run(fs, READER), "SEEN")
+        seen = last_json(run(fs, READER), "SEEN")
     finally:
         fs.close()
     # the writer really could make these (else the reader's silence would prove nothing)
@@ -188,7 +159,7 @@ def test_a_kernel_started_on_its_own_gets_the_same_isolation(tmp_path):
         prefix, stage = sandbox.bwrap_prefix(str(work), str(shared))
         done = subprocess.run(prefix + sandbox.isolation_shim(str(work), str(shared)) + [sys.executable, "-c", code],
                               capture_output=True, text=True, timeout=180)
-        results.append(_line(done.stdout, tag))
+        results.append(last_json(done.stdout, tag))
     wrote, seen = results
     assert wrote["file /tmp/leak.txt"] == "ok" and wrote["chmod /dev/null"].startswith("refused")
     leaked = sorted(name for name, found in seen.items() if found and name != "processes")

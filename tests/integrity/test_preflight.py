@@ -36,14 +36,18 @@ def infraprep_in(course, *args) -> subprocess.CompletedProcess:
                           env=b.nbgrader_env(course), capture_output=True, text=True, timeout=900)
 
 
+def autograde(course, grader: str) -> subprocess.CompletedProcess:
+    """The lesson graded by stock ``nbgrader autograde`` (with the course's config) or by ``infraprep autograde``."""
+    if grader == "nbgrader":
+        return b.nbgrader(course, "autograde", LESSON, check=False)
+    return infraprep_in(course, "autograde", LESSON, "--workers", "1", "--no-progress")
+
+
 @pytest.mark.roundtrip
 @pytest.mark.parametrize("grader", ["infraprep", "nbgrader"])
 def test_a_broken_environment_stops_grading_and_says_why(tmp_path, grader):
     course = course_with_own_package(tmp_path, broken=True)
-    if grader == "nbgrader":
-        done = b.nbgrader(course, "autograde", LESSON, check=False)
-    else:
-        done = infraprep_in(course, "autograde", LESSON, "--workers", "1", "--no-progress")
+    done = autograde(course, grader)
     assert done.returncode != 0
     said = done.stdout + done.stderr
     assert "instructor's solutions" in said and "no student was graded" in said, said[-3000:]
@@ -58,10 +62,7 @@ def test_a_broken_environment_stops_grading_and_says_why(tmp_path, grader):
 @pytest.mark.parametrize("grader", ["infraprep", "nbgrader"])
 def test_a_course_copy_with_its_own_package_grades_correctly(tmp_path, grader):
     course = course_with_own_package(tmp_path, broken=False)
-    if grader == "nbgrader":
-        done = b.nbgrader(course, "autograde", LESSON, check=False)
-    else:
-        done = infraprep_in(course, "autograde", LESSON, "--workers", "1", "--no-progress")
+    done = autograde(course, grader)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     tests = b.test_cells(b.source_nb(LESSON))
     got = b.scores(course, LESSON)

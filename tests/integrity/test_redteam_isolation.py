@@ -10,8 +10,6 @@ processes, nothing written outside the kernel's own folders but what is measured
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -21,6 +19,8 @@ import pytest
 
 from infraprep.grading import forkserver, sandbox
 
+from .forkrun import last_json, run
+
 pytestmark = pytest.mark.skipif(not forkserver.available(), reason="the fork server needs bubblewrap")
 
 
@@ -29,42 +29,6 @@ def server():
     fs = forkserver.ForkServer(preload=["pandas"]).start()
     yield fs
     fs.close()
-
-
-def run(fs: forkserver.ForkServer, code: str, timeout: float = 60) -> str:
-    """Run ``code`` in a new kernel of ``fs``, as the executors run a notebook (the sandbox is reset
-    after it, and replaced first if a reset found it tainted); what it printed, errors included."""
-    fs.ensure()
-
-    async def go():
-        km = fs.kernel_manager("python3")
-        await km.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"])
-        kc = km.client()
-        kc.start_channels()
-        out = []
-
-        def hook(msg):
-            content = msg["content"]
-            if msg["msg_type"] == "stream":
-                out.append(content.get("text", ""))
-            elif msg["msg_type"] == "error":
-                out.append("ERROR " + content.get("ename", "") + ": " + content.get("evalue", ""))
-
-        try:
-            await kc.wait_for_ready(timeout=60)
-            await kc.execute_interactive(code, timeout=timeout, output_hook=hook)
-        finally:
-            kc.stop_channels()
-            fs.finish(km)
-        return "".join(out)
-
-    return asyncio.run(go())
-
-
-def last_json(out: str, tag: str) -> dict:
-    lines = [line for line in out.splitlines() if line.startswith(tag + " ")]
-    assert lines, out[-2000:]
-    return json.loads(lines[-1][len(tag) + 1:])
 
 
 def pair(fs, writer: str, reader: str, tag: str = "READ") -> tuple[dict, str]:
