@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -131,5 +132,5 @@ def kill_group(proc) -> None:
         proc.kill()
     try:
         proc.wait(5)
-    except Exception:  # subprocess.TimeoutExpired: a process stuck in the kernel; nothing more to do
+    except subprocess.TimeoutExpired:  # stuck in the kernel (uninterruptible): nothing more to do
         pass
