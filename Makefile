@@ -183,7 +183,6 @@ bench-autograde: setup sandbox-deps
 bench-decode: setup
 	$(BIN)/python benchmarks/decode_curve.py
 
-
 cohort-demo: setup
 	$(BIN)/python -m infraprep.grading.demo
 

@@ -31,11 +31,10 @@ def test_the_lesson_cites_the_sources_it_names(refs):
 
 
 @pytest.mark.parametrize("name", FACT_TABLES)
-def test_every_fact_row_has_a_known_source(name, refs):
+def test_every_fact_row_has_a_source(name):
     frame = tables.load(LESSON, name)
+    # that each key is in references.csv is checked for every lesson by tests/test_references.py
     assert frame["source"].notna().all()
-    cited = {key.strip() for cell in frame["source"] for key in str(cell).split(";")}
-    assert cited <= set(refs["key"]), sorted(cited - set(refs["key"]))
 
 
 # ---------------------------------------------------------------- models

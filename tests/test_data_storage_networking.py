@@ -11,12 +11,10 @@ FACT_TABLES = ["storage_tiers", "interconnects", "dataset_formats", "infiniband_
 
 @pytest.mark.parametrize("name", FACT_TABLES)
 def test_every_fact_has_a_source(name):
-    keys = set(tables.references(LESSON)["key"])
+    # that each key is in references.csv is checked for every lesson by tests/test_references.py
     frame = tables.load(LESSON, name)
     assert "source" in frame.columns
     assert frame["source"].notna().all()
-    used = {k.strip() for cell in frame["source"] for k in str(cell).split(";")}
-    assert used <= keys
 
 
 def test_every_reference_is_used_somewhere():
