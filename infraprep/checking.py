@@ -28,7 +28,7 @@ from typing import Any
 __all__ = [
     "AnswerError", "NotAnswered", "WrongForm", "WrongAnswer", "PartialCredit", "partial",
     "is_choice", "is_choices", "is_number", "is_text", "is_list", "is_callable", "call",
-    "choice", "choices", "number", "text", "same_items", "equal", "function_cases", "frame", "delegates",
+    "choice", "choices", "number", "rounded_up", "text", "same_items", "equal", "function_cases", "frame", "delegates",
 ]
 
 _MISSING = (Ellipsis, None)
@@ -322,6 +322,35 @@ def number(question: str, value: Any, correct: float, rel: float = 0.01, abs_tol
         return
     hint = f" (answer in {unit})" if unit else ""
     raise WrongAnswer(question, _diagnose(got, want, rel) + hint)
+
+
+def rounded_up(question: str, value: Any, quantity: float, unit: str = "") -> None:
+    """Hidden check for a count rounded up to a whole number: ``value`` is ⌈``quantity``⌉.
+
+    ``quantity`` is the unrounded figure (tokens an expert must hold, say). When it is a whole
+    number up to floating-point error, either whole number next to it is accepted: the right formula
+    written in another order can land a hair above it (``1.1 * 5 / 5`` is ``1.1000000000000003``)
+    and round up once more, and that is not the learner's mistake. Rounding down, or forgetting
+    a factor, is still rejected.
+
+    >>> rounded_up("Q1", 3380, 3379.2)
+    >>> rounded_up("Q1", 4507, 4506.000000000001)   # a float artefact of 4,506 exactly
+    >>> rounded_up("Q1", 3379, 3379.2)
+    Traceback (most recent call last):
+    ...
+    infraprep.checking.WrongAnswer: Q1: too small; recheck the formula and the inputs
+    """
+    got = _number(question, value)
+    exact = float(quantity)
+    whole = round(exact)
+    if abs(exact - whole) <= 1e-9 * max(1.0, abs(exact)):
+        accepted = {whole, whole + 1}
+    else:
+        accepted = {math.ceil(exact)}
+    if got in accepted:
+        return
+    hint = f" (answer in {unit})" if unit else ""
+    raise WrongAnswer(question, _diagnose(got, float(min(accepted)), 0.0) + hint)
 
 
 def text(question: str, value: Any, accepted: Iterable[str]) -> None:
