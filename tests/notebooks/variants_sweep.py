@@ -4,8 +4,10 @@ included, for any student id, not only for the few ids the round trips draw.
 A question whose inputs are drawn per student can break for some draws only: a hidden-case generator
 that builds an impossible case, a tolerance that a float artefact of the right formula falls outside,
 an input combination the formula does not allow. Those students would lose the question through no
-fault of their own. This sweep runs each source notebook (solutions and hidden tests) in this
-process, once per student id, and names the question and the ids where a test cell raised.
+fault of their own. The other way round, a typical mistake may pass for some draws only. This sweep
+runs each source notebook (solutions and hidden tests) in this process, once per student id, and
+names the question and the ids where a test cell raised; then it puts in each question's wrong
+answer and typical mistake (tests/notebooks/cases/) and names the ids for which one still passed.
 
     .venv/bin/python tests/notebooks/variants_sweep.py [--students 1000] [ASSIGNMENT ...]
 
@@ -45,32 +47,64 @@ def _runnable_cells(assignment: str, replace: dict[str, str] | None = None) -> l
     return cells
 
 
-def sweep(assignment: str, students: Iterable[str], replace: dict[str, str] | None = None) -> dict[str, list[str]]:
-    """{cell name: [student ids whose run raised there, with the error]} for the ids given; a run stops
-    at its first error. Empty when every student's variant passes every test."""
+def _run_each(assignment: str, students: Iterable[str], replace: dict[str, str] | None, stop: bool):
+    """For each student: (student, {cell name: the error it raised}, [test cells that passed])."""
     import matplotlib
 
     matplotlib.use("Agg")
     cells = _runnable_cells(assignment, replace)
-    failed: dict[str, list[str]] = {}
     saved = os.environ.get(variants.ENV_STUDENT)
     try:
         for student in students:
             os.environ[variants.ENV_STUDENT] = student
             namespace = {"__name__": "__main__"}
+            errors, passed = {}, []
             for name, code in cells:
                 try:
                     with contextlib.redirect_stdout(io.StringIO()):
                         exec(code, namespace)  # noqa: S102 - the course's own source notebook
                 except Exception as error:  # noqa: BLE001 - every kind of failure is reported
-                    failed.setdefault(name, []).append(f"{student}: {type(error).__name__}: {str(error)[:160]}")
-                    break
+                    errors[name] = f"{type(error).__name__}: {str(error)[:160]}"
+                    if stop:
+                        break
+                else:
+                    if name.endswith("_tests"):
+                        passed.append(name)
+            yield student, errors, passed
     finally:
         if saved is None:
             os.environ.pop(variants.ENV_STUDENT, None)
         else:
             os.environ[variants.ENV_STUDENT] = saved
+
+
+def sweep(assignment: str, students: Iterable[str], replace: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """{cell name: [student ids whose run raised there, with the error]} for the ids given; a run stops
+    at its first error. Empty when every student's variant passes every test."""
+    failed: dict[str, list[str]] = {}
+    for student, errors, _ in _run_each(assignment, students, replace, stop=True):
+        for name, error in errors.items():
+            failed.setdefault(name, []).append(f"{student}: {error}")
     return failed
+
+
+def accepted(assignment: str, students: Iterable[str], answers: dict[str, str]) -> dict[str, list[str]]:
+    """{question: [student ids]} where the answer given in ``answers`` (a wrong answer or a typical
+    mistake, computed from that student's own inputs) still passed its test. Every cell runs, so each
+    question is judged on its own."""
+    passed_by: dict[str, list[str]] = {}
+    for student, _, passed in _run_each(assignment, students, answers, stop=False):
+        for name in passed:
+            question = name.removesuffix("_tests")
+            if question in answers:
+                passed_by.setdefault(question, []).append(student)
+    return passed_by
+
+
+def mistake_sets(assignment: str) -> list[dict[str, str]]:
+    """The assignment's wrong answers and its typical mistakes (tests/notebooks/cases/), as two sets."""
+    case = b.cases(assignment)
+    return [answers for answers in (dict(getattr(case, name, {}) or {}) for name in ("WRONG", "NEAR_MISSES")) if answers]
 
 
 def student_ids(count: int, start: int = 0) -> list[str]:
@@ -87,13 +121,22 @@ def main(argv: list[str] | None = None) -> int:
     bad = 0
     for assignment in args.assignments or b.assignments():
         started = time.perf_counter()
-        failed = sweep(assignment, student_ids(args.students, args.start))
+        ids = student_ids(args.students, args.start)
+        failed = sweep(assignment, ids)
+        let_through: dict[str, list[str]] = {}
+        for mistakes in mistake_sets(assignment):
+            for question, who in accepted(assignment, ids, mistakes).items():
+                let_through.setdefault(question, []).extend(who)
         took = time.perf_counter() - started
-        print(f"{assignment}: {args.students:,} students in {took:.0f} s, "
-              f"{sum(map(len, failed.values())):,} failed", flush=True)
+        print(f"{assignment}: {args.students:,} students in {took:.0f} s: solutions failed "
+              f"{sum(map(len, failed.values())):,} times, mistakes accepted {sum(map(len, let_through.values())):,} "
+              "times", flush=True)
         for name, errors in failed.items():
             bad += len(errors)
-            print(f"  {name}: {len(errors):,} students, e.g. {errors[0]}")
+            print(f"  solutions, {name}: {len(errors):,} students, e.g. {errors[0]}")
+        for question, who in let_through.items():
+            bad += len(who)
+            print(f"  the mistake in {question} passed for {len(who):,} students, e.g. {who[0]}")
     return 1 if bad else 0
 
 
