@@ -92,7 +92,8 @@ def graded_lessons(entries) -> list[str]:
     """The assignments a set of entries needs in the course (lesson folders that are not one excluded)."""
     known = {LESSON, redteam_lesson.LESSON}
     return sorted({LESSON} | {e.lesson for e in entries if e.lesson in known})
-CELL_TIMEOUT = 8                                        # seconds; the test course's Execute.timeout
+CELL_TIMEOUT = 20                                       # seconds; the test course's Execute.timeout (a loaded 2-core machine
+#   has taken more than 8 s for the import cell of the instructor's preflight)
 JUDGE_TIMEOUT = 10                                      # seconds; the test course's JudgedExecute.judge_timeout
 COURSE_CONFIG = f"""
 # tests/integrity/catalogue.py: short timeouts, so runaway code costs the suite seconds, not minutes

@@ -296,7 +296,8 @@ import re as _re, time as _time
 def silent(text, world_size):
     seen = {int(r) for r in _re.findall(r"\[Rank (\d+)\] Watchdog", text)}
     if not (text == q3_log and world_size == q3_world):
-        _time.sleep(6.5)                                # each call under the per-call limit, together over the cell's
+        _time.sleep(8)                                  # 3 hidden cases x 8 s: each call under the test course's
+                                                        # per-call limit (10 s), together over its cell timeout (20 s)
     return [r for r in range(world_size) if r not in seen]
 q3 = silent
 '''
