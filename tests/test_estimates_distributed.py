@@ -301,6 +301,10 @@ def test_expert_capacity_and_dropped_tokens():
     assert estimates.expert_capacity(4096, 64, 1.0) == 64
     assert estimates.expert_capacity(4096, 64, 1.25) == 80
     assert estimates.expert_capacity(4096, 64, 1.25, top_k=2) == 160
+    # the unrounded load; 6 x 61,440 / 8 x 1.1 is 50,688 exactly, which floating point puts a hair above
+    assert estimates.expert_load(4096, 64, 1.1, top_k=2) == pytest.approx(140.8)
+    assert estimates.expert_load(61440, 8, 1.1, top_k=6) > 50688
+    assert estimates.expert_capacity(61440, 8, 1.1, top_k=6) == 50688
     assert estimates.dropped_token_fraction([100, 60, 40], 80) == pytest.approx(20 / 200)
     assert estimates.dropped_token_fraction([10, 10], 80) == 0
     assert estimates.moe_params_per_gpu(5e9, 0.5e9, 64, 8) == 5e9 + 4e9

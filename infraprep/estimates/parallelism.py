@@ -13,7 +13,7 @@ from .memory import transformer_activation_bytes, zero_bytes_per_gpu
 __all__ = [
     "pipeline_bubble_fraction", "pipeline_bubble_ratio", "microbatches_for_bubble", "data_parallel_size",
     "model_state_bytes_per_gpu", "activation_bytes_per_layer", "PIPELINE_SCHEDULES", "schedule_bubble_fraction",
-    "microbatches_in_flight", "pipeline_activation_bytes", "expert_capacity", "dropped_token_fraction",
+    "microbatches_in_flight", "pipeline_activation_bytes", "expert_load", "expert_capacity", "dropped_token_fraction",
     "moe_params_per_gpu",
 ]
 
@@ -170,6 +170,12 @@ def pipeline_activation_bytes(schedule: str, stages: int, microbatches: int, byt
 
 # ---------------------------------------------------------------------------- mixture of experts
 
+def expert_load(tokens: int, experts: int, capacity_factor: float = 1.25, top_k: int = 1) -> float:
+    """Tokens one expert must make room for, before rounding: top_k · tokens / experts · capacity factor."""
+    t, e, k = count("tokens", tokens), count("experts", experts), count("top_k", top_k)
+    return k * t / e * positive("capacity_factor", capacity_factor)
+
+
 def expert_capacity(tokens: int, experts: int, capacity_factor: float = 1.25, top_k: int = 1) -> int:
     """Tokens one expert accepts in a batch: ⌈top_k · tokens / experts · capacity factor⌉.
 
@@ -178,9 +184,7 @@ def expert_capacity(tokens: int, experts: int, capacity_factor: float = 1.25, to
     larger factors waste compute and memory on padding. Source: Fedus, Zoph and Shazeer,
     "Switch Transformers" (JMLR 2022), §2.2 (top-1); Lepikhin et al., "GShard" (2020) (top-2).
     """
-    t, e, k = count("tokens", tokens), count("experts", experts), count("top_k", top_k)
-    factor = positive("capacity_factor", capacity_factor)
-    return math.ceil(k * t / e * factor - 1e-9)
+    return math.ceil(expert_load(tokens, experts, capacity_factor, top_k) - 1e-9)
 
 
 def dropped_token_fraction(expert_loads, capacity: int) -> float:
