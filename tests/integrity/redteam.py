@@ -291,13 +291,18 @@ def yaml_bomb() -> str:
             '  containers:\n    - name: x\n      image: y\n      resources:\n        limits:\n          nvidia.com/gpu: *a11\n"""\n')
 
 
-SLOW_CALLS = r'''
+def slow_calls(per_call_limit: float, cell_limit: float, calls: int = 3) -> str:
+    """A q3 answer whose every hidden call sleeps under the per-call limit while the ``calls`` hidden cases
+    together run past the cell timeout: the sleep is taken halfway between the two bounds."""
+    low = cell_limit / calls
+    assert low < per_call_limit, "no sleep is both under the per-call limit and, over all the calls, past the cell timeout"
+    pause = round((low + per_call_limit) / 2, 2)
+    return rf'''
 import re as _re, time as _time
 def silent(text, world_size):
-    seen = {int(r) for r in _re.findall(r"\[Rank (\d+)\] Watchdog", text)}
+    seen = {{int(r) for r in _re.findall(r"\[Rank (\d+)\] Watchdog", text)}}
     if not (text == q3_log and world_size == q3_world):
-        _time.sleep(8)                                  # 3 hidden cases x 8 s: each call under the test course's
-                                                        # per-call limit (10 s), together over its cell timeout (20 s)
+        _time.sleep({pause})
     return [r for r in range(world_size) if r not in seen]
 q3 = silent
 '''
@@ -910,7 +915,7 @@ def entries(cat) -> list:
     # the course's bounded YAML loader refuses the bomb (or a limit stops it): either way it costs q5 only
     add(k, "a YAML manifest whose aliases expand a hundred billion times", C, k, R({"q5": yaml_bomb()}),
         zero=("q5",), lesson=RT, stock=True)
-    add(k, "every call of the function just under the per-call limit", B, k, R({"q3": SLOW_CALLS}),
+    add(k, "every call of the function just under the per-call limit", B, k, R({"q3": slow_calls(cat.JUDGE_TIMEOUT, cat.CELL_TIMEOUT)}),
         zero=("q3",), lesson=RT, flags=(("timeout", "q3_tests"),), stock=True)
     add(k, "answers of 200,000 numbers 17 levels deep and 6,000 YAML documents", B, k, R({"q1": HUGE_ANSWERS, "q5": "pass"}),
         zero=("q1", "q5"), lesson=RT, stock=True)
