@@ -285,11 +285,15 @@ def test_results_are_exported_as_vllm_metrics_and_read_back(lab):
     bounds, counts = s.histogram(text, "vllm:time_to_first_token_seconds")
     assert counts[-1] == n and math.isinf(bounds[-1])
     p50, p99 = s.histogram_quantiles(text, "vllm:time_to_first_token_seconds", (0.5, 0.99))
-    exact = estimates.latency_percentile(lab.continuous.requests["ttft_s"], 50)
-    # the histogram's answer lies in the same bucket as the exact percentile
+    # PromQL's rank 0.5·n lands on the ⌈0.5·n⌉-th smallest observation, and its answer lies in that
+    # observation's bucket. (Not always the exact percentile's bucket: for an even n the exact median is the
+    # midpoint of the two middle values, which may sit in different buckets.)
+    ranked = sorted(lab.continuous.requests["ttft_s"])
+    observed = ranked[math.ceil(0.5 * n) - 1]
     edges = [0.0, *s.TTFT_BUCKETS_S, math.inf]
-    bucket = next(i for i, edge in enumerate(edges) if exact <= edge)
+    bucket = next(i for i, edge in enumerate(edges) if observed <= edge)
     assert edges[bucket - 1] <= p50 <= edges[bucket] and p50 <= p99
+    assert ranked[(n - 1) // 2] <= estimates.latency_percentile(ranked, 50) <= ranked[n // 2]
     samples = {x["name"]: x["value"] for x in s.parse_metrics(text)}
     assert samples["vllm:generation_tokens_total"] == sum(r.output_tokens for r in lab.trace)
     with pytest.raises(ValueError):
